@@ -1,0 +1,1 @@
+"""Built-in plugin: the benchmark's metrics (placeholder until the metrics module lands)."""

@@ -1,0 +1,217 @@
+"""Find run directories and read them: MLGym's published layout and ours (``run.json``).
+
+A run directory holds ``results.json`` (``{"agent": [metric dicts], "baseline": {...}}``),
+optionally ``<taskId>.traj`` (MLGym's trajectory) and, for our runs, ``run.json``. MLGym's
+folder name is ``<model>__<taskId>__<agent config>__...__run_<k>``. Unreadable files cost a
+one-line warning naming the file; the report goes on.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..pricing import cost_of
+
+MAX_FIELD_CHARS = 2000
+"""Longest thought/action/observation kept for the HTML viewer (the rest is cut, with a note)."""
+
+_RUN_INDEX = re.compile(r"run_(\d+)$")
+
+
+@dataclass
+class Step:
+    """One step of a trajectory, trimmed for display."""
+
+    thought: str
+    action: str
+    observation: str
+    execution_time: float | None = None
+
+
+@dataclass
+class Run:
+    """One run directory, read."""
+
+    path: Path
+    method: str
+    task: str
+    model: str | None
+    run_index: int | None
+    agent_scores: list[dict[str, Any]]
+    baseline: dict[str, Any]
+    exit_status: str | None = None
+    tokens_sent: int | None = None
+    tokens_received: int | None = None
+    api_calls: int | None = None
+    recorded_cost: float | None = None
+    steps_count: int | None = None
+    recorded_metric: tuple[str, bool] | None = None
+    layout: str = "mlgym"
+    steps: list[Step] | None = field(default=None, repr=False)
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+    @property
+    def cost(self) -> float | None:
+        """Dollars for this run: tokens at list price, else the cost the run recorded, else None."""
+        if self.tokens_sent is not None and self.tokens_received is not None:
+            priced = cost_of(self.model, self.tokens_sent, self.tokens_received)
+            if priced is not None:
+                return priced
+        return self.recorded_cost if self.recorded_cost else None
+
+    @property
+    def sort_key(self) -> tuple[str, str, int, str]:
+        return (self.method, self.task, self.run_index if self.run_index is not None else 1 << 30, self.name)
+
+
+def find_run_dirs(paths: list[Path]) -> list[Path]:
+    """Run directories under ``paths`` (a path may be a run directory or any folder above some)."""
+    found: set[Path] = set()
+    for root in paths:
+        root = Path(root)
+        if (root / "results.json").is_file() or (root / "run.json").is_file():
+            found.add(root)
+            continue
+        for dirpath, _dirnames, filenames in os.walk(root):
+            if "results.json" in filenames or "run.json" in filenames:
+                found.add(Path(dirpath))
+    return sorted(found)
+
+
+def _clip(value: Any) -> str:
+    text = value if isinstance(value, str) else ("" if value is None else json.dumps(value))
+    if len(text) > MAX_FIELD_CHARS:
+        return f"{text[:MAX_FIELD_CHARS]}\n... [{len(text) - MAX_FIELD_CHARS} more characters not shown]"
+    return text
+
+
+def _read_json(path: Path, warnings: list[str]) -> Any:
+    try:
+        with open(path, "rb") as fh:
+            return json.load(fh)
+    except (OSError, ValueError) as exc:
+        warnings.append(f"{path}: unreadable ({type(exc).__name__}: {str(exc).splitlines()[0][:120]}); skipped")
+        return None
+
+
+def _int_or_none(value: Any) -> int | None:
+    return int(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+def _read_traj(run: Run, path: Path, keep_steps: bool, warnings: list[str]) -> None:
+    data = _read_json(path, warnings)
+    if data is None:
+        return
+    if not isinstance(data, dict) or not isinstance(data.get("info", {}), dict):
+        warnings.append(f"{path}: malformed trajectory (expected an object with 'info'); ignored")
+        return
+    info = data.get("info") or {}
+    stats = info.get("model_stats") or {}
+    if not isinstance(stats, dict):
+        stats = {}
+    if run.exit_status is None and isinstance(info.get("exit_status"), str):
+        run.exit_status = info["exit_status"]
+    if run.tokens_sent is None:
+        run.tokens_sent = _int_or_none(stats.get("tokens_sent"))
+        run.tokens_received = _int_or_none(stats.get("tokens_received"))
+        run.api_calls = _int_or_none(stats.get("api_calls"))
+        cost = stats.get("total_cost")
+        run.recorded_cost = float(cost) if isinstance(cost, (int, float)) else None
+    steps = data.get("trajectory")
+    if not isinstance(steps, list):
+        if steps is not None:
+            warnings.append(f"{path}: malformed trajectory ('trajectory' is not a list); steps ignored")
+        return
+    if run.steps_count is None:
+        run.steps_count = len(steps)
+    if keep_steps:
+        run.steps = [
+            Step(_clip(s.get("thought")), _clip(s.get("action")), _clip(s.get("observation")),
+                 s.get("execution_time") if isinstance(s.get("execution_time"), (int, float)) else None)
+            for s in steps if isinstance(s, dict)
+        ]
+
+
+def read_run(path: Path, warnings: list[str], keep_steps: bool = False) -> Run | None:
+    """Read one run directory; None (with a warning) when it cannot be used."""
+    run_json = path / "run.json"
+    meta: dict[str, Any] | None = None
+    if run_json.is_file():
+        meta = _read_json(run_json, warnings)
+        if meta is not None and not isinstance(meta, dict):
+            warnings.append(f"{run_json}: expected a JSON object; ignored")
+            meta = None
+    results: Any = None
+    if (path / "results.json").is_file():
+        results = _read_json(path / "results.json", warnings)
+        if results is not None and not isinstance(results, dict):
+            warnings.append(f"{path / 'results.json'}: expected a JSON object; skipped")
+            results = None
+    match = _RUN_INDEX.search(path.name)
+    run_index = int(match.group(1)) if match else None
+    if meta is not None:
+        task_meta = meta.get("task") if isinstance(meta.get("task"), dict) else {}
+        task = task_meta.get("id")
+        method = meta.get("method") or meta.get("agent")
+        if not isinstance(task, str) or not isinstance(method, str):
+            warnings.append(f"{run_json}: no task id or method; skipped")
+            return None
+        scores = results.get("agent") if results else meta.get("scores")
+        baseline = results.get("baseline") if results else meta.get("baseline")
+        recorded = None
+        if isinstance(task_meta.get("metric"), str):
+            recorded = (task_meta["metric"], bool(task_meta.get("higher_is_better", True)))
+        cost = meta.get("cost") if isinstance(meta.get("cost"), dict) else {}
+        total = cost.get("total_cost")
+        run = Run(path, method, task, meta.get("model") if isinstance(meta.get("model"), str) else None,
+                  run_index if run_index is not None else _int_or_none(meta.get("seed")),
+                  scores if isinstance(scores, list) else [], baseline if isinstance(baseline, dict) else {},
+                  exit_status=meta.get("exit_status") if isinstance(meta.get("exit_status"), str) else None,
+                  tokens_sent=_int_or_none(cost.get("tokens_sent")),
+                  tokens_received=_int_or_none(cost.get("tokens_received")),
+                  api_calls=_int_or_none(cost.get("api_calls")),
+                  recorded_cost=float(total) if isinstance(total, (int, float)) else None,
+                  steps_count=_int_or_none(meta.get("steps")), recorded_metric=recorded, layout="mlgym-run/1")
+    else:
+        if results is None:
+            return None
+        fields = path.name.split("__")
+        if len(fields) < 2 or not fields[0] or not fields[1]:
+            warnings.append(f"{path}: folder name is not <model>__<taskId>__...; skipped")
+            return None
+        scores, baseline = results.get("agent"), results.get("baseline")
+        run = Run(path, fields[0], fields[1], fields[0], run_index,
+                  scores if isinstance(scores, list) else [], baseline if isinstance(baseline, dict) else {})
+    if results is not None and "agent" in results and not isinstance(results.get("agent"), list):
+        warnings.append(f"{path / 'results.json'}: 'agent' is not a list; treated as empty")
+    traj = path / f"{run.task}.traj"
+    if not traj.is_file():
+        trajs = sorted(path.glob("*.traj"))
+        traj = trajs[0] if trajs else traj
+    if traj.is_file():
+        _read_traj(run, traj, keep_steps, warnings)
+    return run
+
+
+def load_runs(paths: list[Path], warnings: list[str], keep_steps: bool = False,
+              progress: Any = None) -> list[Run]:
+    """Read every run directory under ``paths``, sorted by (method, task, run index, name)."""
+    dirs = find_run_dirs(paths)
+    runs: list[Run] = []
+    task_id = progress.add_task("reading runs", total=len(dirs)) if progress is not None else None
+    for d in dirs:
+        run = read_run(d, warnings, keep_steps)
+        if run is not None:
+            runs.append(run)
+        if progress is not None:
+            progress.advance(task_id)
+    runs.sort(key=lambda r: r.sort_key)
+    return runs

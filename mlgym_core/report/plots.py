@@ -1,0 +1,188 @@
+"""Matplotlib figures of a report, returned as PNG bytes (matplotlib is imported only here)."""
+
+from __future__ import annotations
+
+import io
+import math
+from typing import Any
+
+import numpy as np
+
+from . import metrics as fm
+from .build import Built
+from .render import ordered_methods
+
+DPI = 90
+
+
+def exit_category(status: str) -> str:
+    """Plot category of an exit status (after MLGym's EXIT_STATUS_MAP)."""
+    s = status.strip()
+    if s == "submitted":
+        return "Success"
+    if s.startswith("autosubmission"):
+        for key, label in (("max_steps", "Max Steps"), ("exit_context", "Context"), ("exit_cost", "Cost"),
+                           ("exit_format", "Format"), ("exit_api", "API"), ("exit_error", "Runtime")):
+            if key in s:
+                return label
+        return "Max Steps"
+    if s.startswith("submission_not_found"):
+        return "Submit"
+    if "permission" in s.lower():
+        return "Permission"
+    if s.startswith("early_exit") or s.startswith("exit_error"):
+        return "Runtime"
+    if s.startswith(("skipped", "exit_forfeit")):
+        return "Forfeit"
+    if s.startswith("exit_context"):
+        return "Context"
+    if s.startswith("exit_cost"):
+        return "Cost"
+    if s.startswith("exit_api"):
+        return "API"
+    if s == "unknown":
+        return "No trajectory"
+    if s.startswith("unknown_error"):
+        return "Unknown error"
+    return "Evaluation"
+
+
+def _png(fig: Any) -> bytes:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=DPI, bbox_inches="tight")
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def _colors(methods: list[str]) -> dict[str, Any]:
+    import matplotlib
+
+    cmap = matplotlib.colormaps["tab20" if len(methods) > 10 else "tab10"]
+    return {m: cmap(i % cmap.N) for i, m in enumerate(methods)}
+
+
+def pareto_front(points: list[tuple[float, float, str]]) -> list[tuple[float, float, str]]:
+    """Points (cost, aup, name) not beaten by another that is no dearer and scores at least as well."""
+    front = []
+    for c, a, n in sorted(points, key=lambda p: (p[0], -p[1])):
+        if not front or a > front[-1][1]:
+            front.append((c, a, n))
+    return front
+
+
+def make_plots(built: Built, obj: dict[str, Any]) -> dict[str, bytes]:
+    """All figures: file name -> PNG bytes."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+
+    table = built.table
+    methods = ordered_methods(obj)
+    colors = _colors(methods)
+    tau_max = obj["tau_max"]
+    taus = fm.grid(tau_max)
+    out: dict[str, bytes] = {}
+    for which, title in (("best_attempt", "Best attempt"), ("best_submission", "Best submission")):
+        rho = fm.profiles(table.ratios(which)[0], taus)
+        fig, ax = plt.subplots(figsize=(7, 4.2))
+        for m in methods:
+            i = table.methods.index(m)
+            ax.step(taus, rho[i], where="post", label=f"{m} (AUP {obj['methods'][m][f'aup_{which}']:.3f})",
+                    color=colors[m], linestyle="--" if m == "baseline" else "-")
+        ax.set_xlabel("τ (log10 of performance ratio)")
+        ax.set_ylabel("Share of tasks with log10 ratio ≤ τ")
+        ax.set_title(f"Performance profile: {title.lower()} (τ_max = {tau_max:.1f})")
+        ax.set_xlim(0, tau_max)
+        ax.set_ylim(-0.02, 1.02)
+        ax.grid(alpha=0.3)
+        ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1), fontsize=8, frameon=False)
+        out[f"profile_{which}.png"] = _png(fig)
+
+    fig, ax = plt.subplots(figsize=(7, 4.2))
+    points = []
+    for m in methods:
+        e = obj["methods"][m]
+        if e["cost_per_run"] is None:
+            continue
+        x, y = e["cost_per_run"], e["aup_best_attempt"]
+        points.append((x, y, m))
+        ci = e.get("aup_best_attempt_ci")
+        yerr = [[max(0.0, y - ci[0])], [max(0.0, ci[1] - y)]] if ci else None
+        ax.errorbar([x], [y], yerr=yerr, fmt="o", color=colors[m], label=m, capsize=3)
+    front = pareto_front(points)
+    if len(front) > 1:
+        ax.plot([p[0] for p in front], [p[1] for p in front], color="0.4", linestyle=":", label="Pareto front")
+    if not points:
+        ax.text(0.5, 0.5, "no cost data (no token counts or prices)", ha="center", va="center",
+                transform=ax.transAxes)
+    ax.set_xlabel("Mean cost per run ($)")
+    ax.set_ylabel("AUP (best attempt)")
+    ax.set_title("AUP vs cost")
+    ax.grid(alpha=0.3)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1), fontsize=8, frameon=False)
+    out["aup_vs_cost.png"] = _png(fig)
+
+    tasks = list(obj["tasks"])
+    agents = [m for m in methods if m != "baseline"]
+    cols = min(4, max(1, len(tasks)))
+    rows = max(1, math.ceil(len(tasks) / cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(3.4 * cols, 2.6 * rows), squeeze=False)
+    for idx, ax in enumerate(axes.ravel()):
+        if idx >= len(tasks):
+            ax.axis("off")
+            continue
+        task = tasks[idx]
+        info = obj["tasks"][task]
+        vals = [obj["methods"][m]["scores"][task]["best_attempt"] for m in agents]
+        xs = np.arange(len(agents))
+        ax.bar(xs, [v if v is not None else 0 for v in vals], color=[colors[m] for m in agents])
+        for x, v in zip(xs, vals):
+            if v is None:
+                ax.text(x, 0, "n/a", ha="center", va="bottom", fontsize=7)
+        base = obj["methods"]["baseline"]["scores"][task]["best_attempt"]
+        if base is not None:
+            ax.axhline(base, color="black", linestyle="--", linewidth=1)
+        ax.set_title(f"{task}", fontsize=9)
+        ax.set_ylabel(f"{info['metric']} ({'higher' if info['higher_is_better'] else 'lower'} is better)",
+                      fontsize=7)
+        ax.set_xticks([])
+        ax.tick_params(labelsize=7)
+    handles = [plt.Rectangle((0, 0), 1, 1, color=colors[m]) for m in agents]
+    handles.append(plt.Line2D([0], [0], color="black", linestyle="--"))
+    fig.legend(handles, agents + ["baseline"], loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8,
+               frameon=False)
+    fig.suptitle("Best Attempt@k per task (dashed: baseline)")
+    fig.tight_layout()
+    out["task_scores.png"] = _png(fig)
+
+    fig, ax = plt.subplots(figsize=(7, max(2.5, 0.45 * len(agents) + 1.2)))
+    categories: list[str] = []
+    counts: dict[str, dict[str, int]] = {}
+    for m in agents:
+        c: dict[str, int] = {}
+        for status, n in obj["methods"][m].get("exit_status_counts", {}).items():
+            cat = exit_category(status)
+            c[cat] = c.get(cat, 0) + n
+            if cat not in categories:
+                categories.append(cat)
+        counts[m] = c
+    order = ["Success", "Max Steps", "Context", "Cost", "Format", "Evaluation", "Submit", "Runtime", "API",
+             "Permission", "Forfeit", "Unknown error", "No trajectory"]
+    categories.sort(key=lambda c: order.index(c) if c in order else len(order))
+    cat_colors = _colors(order)
+    left = np.zeros(len(agents))
+    for cat in categories:
+        widths = np.array([counts[m].get(cat, 0) for m in agents], dtype=float)
+        ax.barh(agents, widths, left=left, label=cat, color=cat_colors.get(cat))
+        left += widths
+    ax.set_xlabel("Runs")
+    ax.set_ylabel("Method")
+    ax.set_title("Exit statuses per method")
+    ax.invert_yaxis()
+    if categories:
+        ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1), fontsize=8, frameon=False)
+    out["exit_status.png"] = _png(fig)
+    return out
