@@ -1,0 +1,268 @@
+"""The ``mlgym`` command line (click + rich)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from .errors import MlgymError
+
+ENV_HELP = """
+\b
+Environment variables:
+  MLGYM_LOAD_PLUGINS=a,b     load only these plugins (empty: none but core's built-ins)
+  MLGYM_DISABLE_PLUGINS=a,b  never load these plugins
+  MLGYM_TRACE_PLUGINS=1      print each hook call and its result
+  MLGYM_STRICT_PLUGINS=1     a plugin that fails to load is an error, with its traceback
+  MLGYM_HOME                 caches (prepared datasets, memory stores); default ~/.cache/mlgym
+  MLGYM_DATA_DIR             local copies of datasets, MLGYM_DATA_DIR/<dataset id>/
+"""
+
+KINDS = ("tasks", "datasets", "tools", "agents", "metrics", "runtimes", "models")
+
+
+class _Group(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        _add_plugin_commands()
+        return super().list_commands(ctx)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> Any:
+        _add_plugin_commands()
+        return super().get_command(ctx, cmd_name)
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except MlgymError as exc:
+            click.echo(f"mlgym: error: {exc}", err=True)
+            sys.exit(2)
+
+
+@click.group(cls=_Group, epilog=ENV_HELP, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="mlgym-core", prog_name="mlgym")
+def cli() -> None:
+    """mlgym: run AI research agents on MLGym-Bench tasks and score them."""
+
+
+def _console() -> Any:
+    from rich.console import Console
+
+    return Console()
+
+
+def _plugins_rows(include_builtin: bool) -> list[dict[str, Any]]:
+    from .plugins import list_plugins
+    from .registry import collect
+    from .specs import SPEC_KINDS
+
+    rows = []
+    counts: dict[str, dict[str, int]] = {}
+    for kind in SPEC_KINDS:
+        try:
+            for item in collect(kind):
+                counts.setdefault(item.plugin, {}).setdefault(kind, 0)
+                counts[item.plugin][kind] += 1
+        except MlgymError as exc:
+            click.echo(f"mlgym: {exc}", err=True)
+    for r in list_plugins(include_builtin):
+        rows.append({"name": r.name, "distribution": r.distribution, "version": r.version,
+                     "hooks": r.hooks, "provides": counts.get(r.name, {}), "status": r.status,
+                     "error": r.error, "builtin": r.builtin})
+    return rows
+
+
+@cli.command("list-plugins")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list of objects.")
+@click.option("--all", "include_builtin", is_flag=True, help="Include core's built-in plugins.")
+def list_plugins_cmd(as_json: bool, include_builtin: bool) -> None:
+    """Show installed plugins, what they provide, and whether they loaded."""
+    rows = _plugins_rows(include_builtin)
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    from rich.table import Table
+
+    t = Table("NAME", "DISTRIBUTION", "VERSION", "PROVIDES", "STATUS", box=None, header_style="bold")
+    for r in rows:
+        prov = ", ".join(f"{n} {k if n != 1 else k.rstrip('s')}" for k, n in r["provides"].items()) or "-"
+        status = "ok" if r["status"] == "ok" else f"[red]error: {r['error']}[/red]"
+        t.add_row(r["name"], r["distribution"], r["version"], prov, status)
+    _console().print(t)
+
+
+def _describe(kind: str, item: Any) -> str:
+    if kind == "tasks":
+        return item.name
+    if kind == "tools":
+        return item.docstring.splitlines()[0] if item.docstring else ""
+    return getattr(item, "description", "") or ""
+
+
+def item_json(kind: str, item: Any) -> dict[str, Any]:
+    base: dict[str, Any] = {"id": item.key, "qualified": item.qualified, "plugin": item.plugin}
+    if kind == "tasks":
+        base.update(name=item.name, version=item.version, metric=item.metric, higher_is_better=item.higher_is_better,
+                    baseline=dict(item.baseline_scores), submission=item.submission, scales=list(item.scales),
+                    gpus=item.resources.gpus, training_timeout=item.training_timeout, domain=item.domain)
+    elif kind == "tools":
+        base.update(name=item.name, signature=item.signature, docstring=item.docstring, group=item.group,
+                    end_name=item.end_name, arguments=[a.model_dump() for a in item.arguments])
+    elif kind == "datasets":
+        base.update(name=item.name, description=item.description, source=item.source)
+    else:
+        base.update(description=getattr(item, "description", ""))
+    return base
+
+
+@cli.command("list")
+@click.argument("kind", type=click.Choice(KINDS))
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def list_cmd(kind: str, as_json: bool) -> None:
+    """List tasks, datasets, tools, agents, metrics, runtimes or models."""
+    from .registry import collect
+
+    its = sorted(collect(kind), key=lambda i: (i.key.lower(), i.plugin))
+    if as_json:
+        click.echo(json.dumps([item_json(kind, i) for i in its], indent=2))
+        return
+    from rich.table import Table
+
+    t = Table("ID", "PLUGIN", "DESCRIPTION", box=None, header_style="bold")
+    for i in its:
+        desc = _describe(kind, i)
+        if kind == "tasks":
+            desc = f"{i.name} ({i.metric}, {'max' if i.higher_is_better else 'min'})"
+        elif kind == "tools":
+            desc = f"{i.signature}  {desc}"
+        t.add_row(i.key, i.plugin, desc)
+    _console().print(t)
+
+
+@cli.command("check")
+@click.argument("ids", nargs=-1)
+def check_cmd(ids: tuple[str, ...]) -> None:
+    """Conformance checks of installed specs (all tasks when no ID is given)."""
+    from .checks import run_checks
+
+    failures = run_checks(ids)
+    for line in failures:
+        click.echo(f"FAIL {line}", err=True)
+    if failures:
+        sys.exit(1)
+    click.echo("all checks passed")
+
+
+def _common_run_options(f: Any) -> Any:
+    opts = [
+        click.option("--task", "task", required=True, help="Task id (or plugin/id)."),
+        click.option("--runtime", default="local", show_default=True),
+        click.option("--max-steps", default=50, show_default=True, type=int),
+        click.option("--seed", default=42, show_default=True, type=int),
+        click.option("--scale", default="default", show_default=True, help="smoke | full | default"),
+        click.option("--output", default="runs", show_default=True, type=click.Path(file_okay=False)),
+        click.option("--workspace-from", type=click.Path(exists=True, file_okay=False),
+                     help="Lay the files of this folder over the starter files."),
+        click.option("--option", "-o", "options", multiple=True, help="Agent option KEY=VALUE (value as YAML)."),
+        click.option("--short-timeout", type=float, default=None, help="Seconds for ordinary commands (25)."),
+        click.option("--training-timeout", type=float, default=None, help="Seconds for python/torchrun commands."),
+    ]
+    for o in reversed(opts):
+        f = o(f)
+    return f
+
+
+def _parse_options(options: tuple[str, ...]) -> dict[str, Any]:
+    import yaml
+
+    out: dict[str, Any] = {}
+    for o in options:
+        k, sep, v = o.partition("=")
+        if not sep:
+            raise MlgymError(f"--option {o!r}: expected KEY=VALUE")
+        out[k.strip()] = yaml.safe_load(v)
+    return out
+
+
+def _summary(rec: dict[str, Any]) -> None:
+    from rich.panel import Panel
+
+    metric = rec["task"]["metric"]
+    base = rec["baseline"].get(metric)
+    lines = [f"task      {rec['task']['id']}   agent {rec['agent']}   model {rec['model'] or '-'}",
+             f"exit      {rec['exit_status'] or '-'}",
+             f"best      {metric} = {rec.get('best_score', '-')}   (baseline {base if base is not None else '-'})",
+             f"last      {metric} = {rec.get('last_score', '-')}",
+             f"steps     {rec['steps']}   wall {rec['timings']['wall_s']} s   isolation {rec['isolation']}",
+             f"cost      ${rec['cost'].get('total_cost', 0):.4f}   tokens {rec['cost'].get('tokens_sent', 0)}/"
+             f"{rec['cost'].get('tokens_received', 0)}",
+             f"run dir   {rec['run_dir']}"]
+    _console().print(Panel("\n".join(lines), title="mlgym run", expand=False))
+
+
+def _do_run(spec: Any) -> None:
+    from .run import run_episode
+
+    try:
+        rec = run_episode(spec)
+    except KeyboardInterrupt:
+        click.echo("mlgym: interrupted; the trajectory and run.json were saved", err=True)
+        sys.exit(130)
+    _summary(rec)
+    for w in rec.get("warnings", []):
+        click.echo(f"mlgym: warning: {w}", err=True)
+
+
+@cli.command("run")
+@_common_run_options
+@click.option("--agent", required=True, help="Agent name (mlgym list agents).")
+@click.option("--model", default=None, help="BACKEND:NAME, e.g. openai:gpt-4o or scripted:replies.json.")
+@click.option("--cost-limit", type=float, default=None, help="Per-episode cost limit in USD.")
+def run_cmd(task: str, agent: str, model: str | None, runtime: str, max_steps: int, seed: int, scale: str,
+            output: str, workspace_from: str | None, options: tuple[str, ...], short_timeout: float | None,
+            training_timeout: float | None, cost_limit: float | None) -> None:
+    """Run one episode and write its trajectory, results.json and run.json."""
+    from .run import RunSpec
+
+    _do_run(RunSpec(task=task, agent=agent, model=model, runtime=runtime, max_steps=max_steps, seed=seed,
+                    scale=scale, output=output, workspace_from=workspace_from, agent_options=_parse_options(options),
+                    short_timeout=short_timeout, training_timeout=training_timeout, cost_limit=cost_limit))
+
+
+@cli.command("replay")
+@click.argument("trajectory", type=click.Path(exists=True, dir_okay=False))
+@_common_run_options
+def replay_cmd(trajectory: str, task: str, runtime: str, max_steps: int, seed: int, scale: str, output: str,
+               workspace_from: str | None, options: tuple[str, ...], short_timeout: float | None,
+               training_timeout: float | None) -> None:
+    """Re-execute the actions of a trajectory (ours or MLGym's) in a fresh episode."""
+    from .run import RunSpec
+
+    opts = _parse_options(options)
+    opts["trajectory"] = str(Path(trajectory).resolve())
+    _do_run(RunSpec(task=task, agent="replay", runtime=runtime, max_steps=max_steps, seed=seed, scale=scale,
+                    output=output, workspace_from=workspace_from, agent_options=opts, trajectory=trajectory,
+                    short_timeout=short_timeout, training_timeout=training_timeout))
+
+
+_commands_added = False
+
+
+def _add_plugin_commands() -> None:
+    global _commands_added
+    if _commands_added:
+        return
+    _commands_added = True
+    from .plugins import plugin_manager
+
+    try:
+        plugin_manager().pm.hook.register_commands(cli=cli)
+    except MlgymError as exc:
+        click.echo(f"mlgym: {exc}", err=True)
+
+
+def main(argv: list[str] | None = None) -> None:
+    cli.main(args=argv, prog_name="mlgym")

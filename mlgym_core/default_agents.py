@@ -1,0 +1,66 @@
+"""Built-in plugin: the ``baseline`` and ``replay`` agents, which need no model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from .env import EXIT_ACTIONS
+from .errors import ConfigError
+from .hookspecs import hookimpl
+from .records import load_actions, read_json
+from .specs import AgentSpec
+
+
+@hookimpl
+def register_agents() -> list[AgentSpec]:
+    return [
+        AgentSpec(name="baseline", description="Runs the task's baseline, validates and submits",
+                  factory=BaselineAgent, uses_model=False),
+        AgentSpec(name="replay", description="Re-executes the actions of a trajectory file (ours or MLGym's)",
+                  factory=ReplayAgent, uses_model=False, tool_groups=("core", "default")),
+    ]
+
+
+class BaselineAgent:
+    """MLGym's ``submit_baseline``: run the baseline command (if any), validate, submit."""
+
+    def __init__(self, **_options: Any) -> None:
+        pass
+
+    def run(self, episode: Any) -> None:
+        cmd = episode.task_spec.baseline_command
+        if cmd:
+            episode.step(cmd, thought="Run the baseline as given.")
+        if not episode.done:
+            episode.step("validate", thought="Score the baseline artifact.")
+        if not episode.done:
+            episode.step("submit", thought="Submit the baseline.")
+
+
+class ReplayAgent:
+    """Re-execute every recorded ``action`` of a trajectory, keeping its thoughts and responses."""
+
+    def __init__(self, trajectory: str | None = None, **_options: Any) -> None:
+        if not trajectory:
+            raise ConfigError("the replay agent needs a trajectory file (mlgym replay TRAJ --task ID)")
+        self.path = Path(trajectory)
+        self.steps = load_actions(self.path)
+        self.recorded_status = str((read_json(self.path).get("info") or {}).get("exit_status") or "")
+
+    def run(self, episode: Any) -> None:
+        for st in self.steps:
+            if episode.done:
+                break
+            episode.step(st["action"], thought=str(st.get("thought") or ""),
+                         response=str(st.get("response") or ""),
+                         state=st.get("state") if isinstance(st.get("state"), str) else None)
+        if episode.done:
+            return
+        reason = self.recorded_status.removeprefix("autosubmission (").rstrip(")")
+        if reason in EXIT_ACTIONS:
+            episode.step(reason)
+        elif episode.env.current_step >= episode.max_steps:
+            episode.step("skip")  # past max_steps: the environment autosubmits (max_steps)
+        else:
+            episode.step("exit_forfeit")

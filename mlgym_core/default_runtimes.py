@@ -1,0 +1,301 @@
+"""Built-in plugin: the ``local`` runtime (a workspace on this machine, isolated with bubblewrap)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+import warnings
+from pathlib import Path
+
+from .hookspecs import hookimpl
+from .sandbox import (
+    AGENT_HOME,
+    SERVICES_DIR,
+    TOOLS_DIR,
+    WORKSPACE,
+    GradeConfig,
+    GradeResult,
+    SandboxConfig,
+)
+from .shell import PersistentShell, ShellResult
+from .specs import RuntimeSpec
+
+ETC_ALLOW = ("alternatives", "ld.so.cache", "ld.so.conf", "ld.so.conf.d", "localtime", "nsswitch.conf",
+             "hosts", "ssl", "ca-certificates", "mime.types", "magic", "magic.mime", "fonts", "os-release",
+             "debian_version", "protocols", "services", "inputrc", "timezone")
+SANDBOX_UID = 1000
+SAFE_ENV = ("LANG", "LC_ALL", "TZ", "CUDA_HOME", "LD_LIBRARY_PATH", "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE",
+            "OMP_NUM_THREADS")
+
+
+@hookimpl
+def register_runtimes() -> list[RuntimeSpec]:
+    return [RuntimeSpec(name="local", description="This machine; bubblewrap sandbox (no network, read-only "
+                        "system, only the workspace writable) when bwrap is installed", factory=LocalRuntime)]
+
+
+def bwrap_path() -> str | None:
+    path = os.environ.get("MLGYM_BWRAP", shutil.which("bwrap") or "")
+    if not path or os.environ.get("MLGYM_ISOLATION") == "none":
+        return None
+    return path
+
+
+def _python_roots() -> list[str]:
+    roots = {os.path.realpath(sys.base_prefix), os.path.realpath(sys.prefix), sys.base_prefix, sys.prefix}
+    return sorted(r for r in roots if not r.startswith(("/usr", "/bin", "/lib")))
+
+
+def _etc_dir() -> Path:
+    """A private /etc/passwd and /etc/group naming the sandbox user ``agent``."""
+    d = Path(tempfile.gettempdir()) / f"mlgym-etc-{os.getuid()}"
+    if not (d / "passwd").exists():
+        d.mkdir(parents=True, exist_ok=True)
+        (d / "passwd").write_text(f"root:x:0:0::/root:/bin/false\nagent:x:{SANDBOX_UID}:{SANDBOX_UID}::"
+                                  f"{AGENT_HOME}:/bin/bash\nnobody:x:65534:65534::/:/bin/false\n")
+        (d / "group").write_text(f"root:x:0:\nmlgym:x:{SANDBOX_UID}:agent\nnogroup:x:65534:\n")
+    return d
+
+
+def bwrap_argv(bwrap: str, *, workspace: Path, ro_binds: dict[str, Path], read_only: tuple[str, ...],
+               tools_dir: Path | None, services_dir: Path | None, env: dict[str, str], network: bool,
+               hide: tuple[Path, ...], command: list[str]) -> list[str]:
+    """The bubblewrap command line of a sandbox whose workspace is ``workspace``."""
+    a = [bwrap, "--die-with-parent", "--unshare-all", "--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_UID),
+         "--hostname", "mlgym", "--cap-drop", "ALL"]
+    if network:
+        a.append("--share-net")
+    for top in ("usr", "bin", "lib", "lib32", "lib64", "sbin", "opt"):
+        p = Path("/" + top)
+        if p.is_symlink():
+            a += ["--symlink", os.readlink(p), str(p)]
+        elif p.is_dir():
+            a += ["--ro-bind", str(p), str(p)]
+    a += ["--dir", "/etc"]
+    for name in ETC_ALLOW:
+        a += ["--ro-bind-try", f"/etc/{name}", f"/etc/{name}"]
+    etc = _etc_dir()
+    a += ["--ro-bind", str(etc / "passwd"), "/etc/passwd", "--ro-bind", str(etc / "group"), "/etc/group"]
+    for root in _python_roots():
+        a += ["--ro-bind", root, root]
+    a += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--tmpfs", "/home", "--tmpfs", "/run",
+          "--dir", AGENT_HOME, "--bind", str(workspace), WORKSPACE]
+    for rel in read_only:
+        host = workspace / rel
+        if host.exists():
+            a += ["--ro-bind", str(host), f"{WORKSPACE}/{rel}"]
+    for dest, host in ro_binds.items():
+        a += ["--ro-bind", str(host), dest]
+    if tools_dir is not None:
+        a += ["--ro-bind", str(tools_dir), TOOLS_DIR]
+    if services_dir is not None:
+        a += ["--bind", str(services_dir), SERVICES_DIR]
+    for h in hide:
+        if h.is_dir() and any(str(h).startswith(r + "/") for r in _python_roots()):
+            a += ["--tmpfs", str(h)]
+    a += ["--chdir", WORKSPACE, "--clearenv"]
+    for k, v in env.items():
+        a += ["--setenv", k, v]
+    return a + ["--"] + command
+
+
+def sandbox_env(extra: dict[str, str], devices: tuple[str, ...], *, home: str = AGENT_HOME) -> dict[str, str]:
+    """The environment inside a sandbox: no API keys or tokens, only what is listed here."""
+    py_bin = os.path.join(sys.prefix, "bin")
+    env = {"HOME": home, "USER": "agent", "LOGNAME": "agent", "SHELL": "/bin/bash", "TERM": "dumb",
+           "PATH": f"{TOOLS_DIR}:{py_bin}:/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8",
+           "PYTHONDONTWRITEBYTECODE": "1", "PIP_NO_INPUT": "1", "MPLBACKEND": "Agg", "PAGER": "cat",
+           "HF_HUB_OFFLINE": "1", "TQDM_DISABLE": "1"}
+    for k in SAFE_ENV:
+        if k in os.environ:
+            env[k] = os.environ[k]
+    env["CUDA_VISIBLE_DEVICES"] = ",".join(d for d in devices if not d.startswith("cpu"))
+    env.update(extra)
+    return env
+
+
+class _PidsCgroup:
+    """A cgroup-v1 pids controller group, where this machine lets us make one (fork-bomb guard)."""
+
+    ROOT = Path("/sys/fs/cgroup/pids")
+
+    def __init__(self, limit: int) -> None:
+        self.path: Path | None = None
+        if not os.access(self.ROOT, os.W_OK) or limit <= 0:
+            return
+        p = self.ROOT / f"mlgym-{uuid.uuid4().hex[:12]}"
+        try:
+            p.mkdir()
+            (p / "pids.max").write_text(str(limit))
+            self.path = p
+        except OSError:
+            self.path = None
+
+    def preexec(self) -> None:  # runs in the child before exec
+        assert self.path is not None
+        with open(self.path / "cgroup.procs", "w") as f:
+            f.write(str(os.getpid()))
+
+    def close(self) -> None:
+        if self.path is None:
+            return
+        for _ in range(50):
+            try:
+                self.path.rmdir()
+                break
+            except OSError:
+                try:
+                    for pid in (self.path / "cgroup.procs").read_text().split():
+                        os.kill(int(pid), signal.SIGKILL)
+                except (OSError, ValueError):
+                    pass
+                time.sleep(0.02)
+        self.path = None
+
+
+class LocalSandbox:
+    """The agent's sandbox on this machine: one persistent bash inside one bwrap."""
+
+    def __init__(self, config: SandboxConfig, bwrap: str | None) -> None:
+        self.config = config
+        self.workspace_host = config.workspace
+        self.isolation = "bwrap" if bwrap else "none"
+        self.pids_limit = "none"
+        env = sandbox_env(config.env, config.devices)
+        self._cgroup = _PidsCgroup(config.pids) if bwrap else None
+        if bwrap:
+            argv = bwrap_argv(bwrap, workspace=config.workspace, ro_binds=config.ro_binds,
+                              read_only=config.read_only, tools_dir=config.tools_dir,
+                              services_dir=config.services_dir, env=env, network=config.network,
+                              hide=config.hide, command=["/bin/bash", "--noprofile", "--norc"])
+            preexec = self._cgroup.preexec if self._cgroup and self._cgroup.path else None
+            if preexec:
+                self.pids_limit = f"cgroup pids.max={config.pids}"
+            self.shell = PersistentShell(argv, env={}, preexec_fn=preexec, output_cap=config.output_cap,
+                                         init=config.init)
+        else:
+            _unprotected_layout(config)
+            env["HOME"] = str(config.workspace.parent)
+            if config.tools_dir is not None:
+                env["PATH"] = env["PATH"].replace(TOOLS_DIR, str(config.tools_dir))
+            self.shell = PersistentShell(["/bin/bash", "--noprofile", "--norc"], env=env, cwd=str(config.workspace),
+                                         output_cap=config.output_cap,
+                                         init=config.init.replace(TOOLS_DIR, str(config.tools_dir or TOOLS_DIR)))
+
+    @property
+    def workspace_path(self) -> str:
+        return WORKSPACE if self.isolation == "bwrap" else str(self.config.workspace)
+
+    def run(self, command: str, timeout: float) -> ShellResult:
+        return self.shell.run(command, timeout)
+
+    def get(self, path: str, dest: Path) -> None:
+        src = self._host_path(path)
+        if src.is_dir():
+            shutil.copytree(src, dest, symlinks=True, dirs_exist_ok=True)
+        else:
+            shutil.copy2(src, dest)
+
+    def put(self, source: Path, path: str) -> None:
+        dst = self._host_path(path)
+        if source.is_dir():
+            shutil.copytree(source, dst, dirs_exist_ok=True)
+        else:
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, dst)
+
+    def _host_path(self, path: str) -> Path:
+        rel = path.removeprefix(WORKSPACE).removeprefix(str(self.config.workspace)).lstrip("/")
+        return self.config.workspace / rel
+
+    def close(self) -> None:
+        self.shell.close()
+        if self._cgroup is not None:
+            self._cgroup.close()
+
+
+def _unprotected_layout(config: SandboxConfig) -> None:
+    """Without bwrap: copy read-only binds into the workspace and drop write bits (best effort)."""
+    for dest, host in config.ro_binds.items():
+        if dest.startswith(WORKSPACE + "/"):
+            target = config.workspace / dest[len(WORKSPACE) + 1:]
+            if not target.exists():
+                if host.is_dir():
+                    shutil.copytree(host, target)
+                else:
+                    shutil.copy2(host, target)
+            _chmod_ro(target)
+    for rel in config.read_only:
+        _chmod_ro(config.workspace / rel)
+
+
+def _chmod_ro(p: Path) -> None:
+    if not p.exists():
+        return
+    paths = [p] + (list(p.rglob("*")) if p.is_dir() else [])
+    for q in paths:
+        q.chmod(0o555 if q.is_dir() else 0o444)
+
+
+class LocalRuntime:
+    """Runs sandboxes and graders on this machine, under bubblewrap when it is installed."""
+
+    name = "local"
+
+    def __init__(self, isolation: str = "auto") -> None:
+        self.bwrap = None if isolation == "none" else bwrap_path()
+        if isolation == "bwrap" and self.bwrap is None:
+            from .errors import SandboxError
+
+            raise SandboxError("isolation 'bwrap' was asked for but bwrap is not installed "
+                               "(apt-get install bubblewrap)")
+        if self.bwrap is None:
+            warnings.warn("bubblewrap (bwrap) is not installed: the local runtime runs commands WITHOUT "
+                          "isolation (isolation: none); apt-get install bubblewrap", stacklevel=2)
+        self.isolation = "bwrap" if self.bwrap else "none"
+
+    def start(self, config: SandboxConfig) -> LocalSandbox:
+        return LocalSandbox(config, self.bwrap)
+
+    def grade(self, config: GradeConfig) -> GradeResult:
+        env = sandbox_env(config.env, config.devices)
+        if self.bwrap:
+            argv = bwrap_argv(self.bwrap, workspace=config.folder, ro_binds=config.ro_binds, read_only=(),
+                              tools_dir=None, services_dir=None, env=env, network=False, hide=config.hide,
+                              command=["/bin/bash", "--noprofile", "--norc", "-c", config.command])
+            cwd = None
+            cg = _PidsCgroup(config.pids)
+        else:
+            env["HOME"] = str(config.folder)
+            for dest, host in config.ro_binds.items():
+                if dest.startswith(WORKSPACE + "/"):
+                    link = config.folder / dest[len(WORKSPACE) + 1:]
+                    if not link.exists():
+                        link.symlink_to(host)
+            argv = ["/bin/bash", "--noprofile", "--norc", "-c", config.command.replace(WORKSPACE, str(config.folder))]
+            cwd = str(config.folder)
+            cg = None
+        t0 = time.monotonic()
+        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                env=env if not self.bwrap else {}, cwd=cwd, start_new_session=True,
+                                preexec_fn=cg.preexec if cg and cg.path else None)
+        try:
+            out, err = proc.communicate(timeout=config.timeout)
+            timed_out = False
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            out, err = proc.communicate()
+            timed_out = True
+        finally:
+            if cg is not None:
+                cg.close()
+        text = out.decode("utf-8", "replace")
+        if proc.returncode != 0 and not text.strip():
+            text = err.decode("utf-8", "replace")[-4000:]
+        return GradeResult(text, proc.returncode, timed_out, time.monotonic() - t0)

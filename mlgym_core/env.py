@@ -1,0 +1,376 @@
+"""The gymnasium environment: one MLGym task, one sandbox, shell commands as actions.
+
+Reward: 0, except on a successful evaluation, where it is the improvement of the task's
+priority metric over the best score so far (the baseline score to begin with), in the
+task's good direction, never negative. MLGym always returns 0.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import shutil
+import stat
+import tempfile
+import time
+import uuid
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+
+from .errors import EvaluationFormatError, MlgymError, SandboxError, SubmissionNotFoundError
+from .grading import grade
+from .sandbox import SERVICES_DIR, TOOLS_DIR, WORKSPACE, SandboxConfig
+from .shell import ShellDied
+from .specs import TaskSpec, ToolSpec
+from .task import Task, make_task
+
+LONG_COMMANDS = ("torchrun", "python", "python3", "accelerate", "deepspeed")
+EXIT_ACTIONS = ("exit_context", "exit_cost", "exit_error", "exit_format", "exit_api")
+DEFAULT_SHORT_TIMEOUT = 25.0
+
+
+def _env_float(name: str, default: float) -> float:
+    try:
+        return float(os.environ.get(name, default))
+    except ValueError:
+        raise MlgymError(f"environment variable {name} must be a number, got {os.environ[name]!r}") from None
+
+
+class MLGymEnv(gym.Env[str, str]):
+    """A gymnasium environment over one task. Actions and observations are text."""
+
+    metadata = {"render_modes": []}
+
+    def __init__(self, task: str | TaskSpec, runtime: Any = "local", max_steps: int = 50, *,
+                 scale: str = "default", tools: Sequence[str] | None = None, tool_options: dict | None = None,
+                 short_timeout: float | None = None, training_timeout: float | None = None,
+                 output_cap: int = 100_000, devices: Sequence[str] = (), workspace_from: str | Path | None = None,
+                 work_dir: str | Path | None = None, keep_workspace: bool = False, render_mode: None = None):
+        from .registry import get_runtime, get_task
+
+        self.spec_task: TaskSpec = get_task(task) if isinstance(task, str) else task
+        self.task: Task = make_task(self.spec_task, scale)
+        if isinstance(runtime, str):
+            self.runtime_name = runtime
+            self.runtime = get_runtime(runtime).factory()
+        else:
+            self.runtime_name = getattr(runtime, "name", type(runtime).__name__)
+            self.runtime = runtime
+        self.max_steps = int(max_steps)
+        self.short_timeout = short_timeout or _env_float("MLGYM_SHORT_TIMEOUT", DEFAULT_SHORT_TIMEOUT)
+        self.training_timeout = training_timeout or _env_float(
+            "MLGYM_TRAINING_TIMEOUT", self.spec_task.training_timeout)
+        self.output_cap = output_cap
+        self.devices = tuple(devices)
+        self.workspace_from = Path(workspace_from) if workspace_from else None
+        if self.workspace_from is not None and not self.workspace_from.is_dir():
+            raise MlgymError(f"--workspace-from {self.workspace_from}: not a directory")
+        self.work_root = Path(work_dir or os.environ.get("MLGYM_WORK_DIR") or
+                              Path(tempfile.gettempdir()) / f"mlgym-work-{os.getuid()}")
+        self.keep_workspace = keep_workspace
+        self.tool_specs = _select_tools(tools)
+        self.tool_options = dict(tool_options or {})
+        self._end_names = {t.name: t.end_name for t in self.tool_specs if t.end_name}
+        self._tools_dir: Path | None = None
+        self._services: list[Any] = []
+        self._hide: tuple[Path, ...] | None = None
+        self.sandbox: Any = None
+        self._episode_dir: Path | None = None
+        self._done = True
+        self.action_space = gym.spaces.Text(max_length=1_000_000, charset=_ANY)
+        self.observation_space = gym.spaces.Text(max_length=10_000_000, charset=_ANY)
+
+    # -- gymnasium API -------------------------------------------------------------------
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[str, dict]:
+        super().reset(seed=seed)
+        t0 = time.perf_counter()
+        self._teardown_sandbox()
+        self.task.prepare()
+        self._episode_dir = self.work_root / uuid.uuid4().hex[:16]
+        ws = self._episode_dir / "workspace"
+        ws.mkdir(parents=True)
+        self.task.layout_workspace(ws)
+        if self.workspace_from is not None:
+            shutil.copytree(self.workspace_from, ws, dirs_exist_ok=True)
+        data = self.task.data_dir()
+        services_dir = self._start_services()
+        cfg = SandboxConfig(
+            workspace=ws, ro_binds={f"{WORKSPACE}/data": data} if data is not None else {},
+            read_only=self.spec_task.read_only, tools_dir=self._tools(), services_dir=services_dir,
+            env={"MLGYM_TASK_ID": self.spec_task.id, "MLGYM_SEED": str(seed if seed is not None else 42),
+                 "WINDOW": "1000", "OVERLAP": "2"},
+            init=self._init_script(), network=self.spec_task.network, pids=self.spec_task.resources.pids,
+            memory_gb=self.spec_task.resources.memory_gb, devices=self.devices, output_cap=self.output_cap,
+            hide=self._hidden_folders(), labels={"mlgym.task": self.spec_task.id})
+        try:
+            self.sandbox = self.runtime.start(cfg)
+        except ShellDied as exc:
+            raise SandboxError(f"{self.runtime_name} sandbox for '{self.spec_task.id}' failed to start: {exc}") from exc
+        self.current_step = 0
+        self.scores: list[dict[str, float]] = []
+        self.best: float | None = self.spec_task.baseline_scores.get(self.spec_task.metric)
+        self.exit_status = ""
+        self.submission: str | None = None
+        self.cwd = WORKSPACE
+        self._done = False
+        self._t_reset = time.perf_counter() - t0
+        return self.task.description(), {
+            "task_id": self.spec_task.id, "isolation": self.isolation, "workspace": WORKSPACE,
+            "scale": self.task.scale, "step": 0, "scores": [], "exit_status": "",
+            "timings": {"reset_s": self._t_reset}}
+
+    def step(self, action: str) -> tuple[str, float, bool, bool, dict[str, Any]]:
+        if self._done:
+            raise MlgymError("step() called on a finished episode; call reset() first")
+        t0 = time.perf_counter()
+        self.current_step += 1
+        act = action.strip()
+        if self.current_step > self.max_steps:
+            return self._forced("max_steps", t0, truncated=True)
+        if act == "skip":
+            return self._end("skipped", "Skipped", t0)
+        if act == "exit_forfeit":
+            return self._end("exit_forfeit", "Exited (exit_forfeit)", t0)
+        if act in EXIT_ACTIONS:
+            return self._forced(act, t0)
+        command, problem = self._prepare_command(act)
+        if problem:
+            return problem, 0.0, False, False, self._info(t0)
+        timeout = self.training_timeout if any(k in act for k in LONG_COMMANDS) else self.short_timeout
+        try:
+            res = self.sandbox.run(command, timeout)
+        except (ShellDied, OSError) as exc:
+            return self._end("early_exit", f"The sandbox failed: {exc}", t0)
+        obs = res.output
+        if res.cwd:
+            self.cwd = res.cwd
+        if "<<SUBMISSION||" in obs:
+            return self._evaluate_end("submit", "Exited (submit)", "submitted", t0)
+        if "<<VALIDATION||" in obs:
+            return self._validate(t0)
+        return obs, 0.0, False, False, self._info(t0, res.returncode)
+
+    def close(self) -> None:
+        self._teardown_sandbox()
+        self.task.close()
+        if self._tools_dir is not None:
+            shutil.rmtree(self._tools_dir, ignore_errors=True)
+            self._tools_dir = None
+
+    # -- internals -----------------------------------------------------------------------
+    @property
+    def isolation(self) -> str:
+        return getattr(self.sandbox, "isolation", None) or getattr(self.runtime, "isolation", "unknown")
+
+    @property
+    def workspace_host(self) -> Path | None:
+        return getattr(self.sandbox, "workspace_host", None)
+
+    def _info(self, t0: float, returncode: int | None = None, **extra: Any) -> dict[str, Any]:
+        info = {"step": self.current_step, "scores": self.scores, "exit_status": self.exit_status,
+                "submission": self.submission, "cwd": self.cwd, "returncode": returncode,
+                "timings": {"step_s": time.perf_counter() - t0}}
+        if extra:
+            info.update(extra)
+        return info
+
+    def _prepare_command(self, act: str) -> tuple[str, str]:
+        if not self._end_names:
+            return act, ""
+        first = act.split(None, 1)[0] if act else ""
+        end = self._end_names.get(first)
+        if end is None:
+            return act, ""
+        lines = act.split("\n")
+        if end not in (ln.strip() for ln in lines[1:]):
+            return "", (f"Malformed {first} command. Please ensure you use the `{end}` keyword to mark the "
+                        f"end of your {first}.")
+        lines[0] = f"{lines[0]} << '{end}'"
+        return "\n".join(lines), ""
+
+    def _run_grader(self) -> tuple[dict[str, float], str]:
+        ws = self.workspace_host
+        if ws is None:
+            raise MlgymError(f"runtime '{self.runtime_name}' gave no host workspace to grade")
+        return grade(self.task, self.runtime, ws, devices=self.devices, hide=self._hidden_folders())
+
+    def _record(self, metrics: dict[str, float]) -> float:
+        self.scores.append(metrics)
+        value = metrics.get(self.spec_task.metric)
+        if value is None:
+            return 0.0
+        if self.best is None:
+            self.best = value
+            return 0.0
+        gain = (value - self.best) if self.spec_task.higher_is_better else (self.best - value)
+        if gain > 0:
+            self.best = value
+            return gain
+        return 0.0
+
+    def _validate(self, t0: float) -> tuple[str, float, bool, bool, dict[str, Any]]:
+        t_eval = time.perf_counter()
+        reward = 0.0
+        try:
+            metrics, path = self._run_grader()
+        except SubmissionNotFoundError as exc:
+            obs = str(exc)
+        except EvaluationFormatError as exc:
+            obs = str(exc)
+        except MlgymError as exc:
+            obs = f"Error: {exc}"
+        else:
+            reward = self._record(metrics)
+            obs = (f"Your code produced a valid submission artefact at {path}.\n"
+                   f"Baseline Score: {dict(self.spec_task.baseline_scores)}\nEvaluation Score: {metrics}")
+        info = self._info(t0)
+        info["timings"]["eval_s"] = time.perf_counter() - t_eval
+        return obs, reward, False, False, info
+
+    def _evaluate_end(self, action: str, ok_obs: str, ok_status: str, t0: float,
+                      truncated: bool = False) -> tuple[str, float, bool, bool, dict[str, Any]]:
+        t_eval = time.perf_counter()
+        reward = 0.0
+        try:
+            metrics, path = self._run_grader()
+        except SubmissionNotFoundError:
+            status, obs = f"submission_not_found ({action})", f"No valid submission was found ({action})."
+        except EvaluationFormatError as exc:
+            status, obs = f"evaluation_format_error ({action})", str(exc)
+        except MlgymError as exc:
+            status, obs = f"{type(exc).__name__}, {exc}, ({action})", f"Error: {exc}"
+        else:
+            reward = self._record(metrics)
+            self.submission = path
+            status, obs = ok_status, ok_obs
+        self.exit_status = status
+        self._done = True
+        info = self._info(t0)
+        info["timings"]["eval_s"] = time.perf_counter() - t_eval
+        return obs, reward, not truncated, truncated, info
+
+    def _forced(self, reason: str, t0: float, truncated: bool = False) -> tuple[str, float, bool, bool, dict]:
+        return self._evaluate_end(reason, f"Exited ({reason})", f"autosubmission ({reason})", t0, truncated)
+
+    def _end(self, status: str, obs: str, t0: float) -> tuple[str, float, bool, bool, dict[str, Any]]:
+        self.exit_status = status
+        self._done = True
+        return obs, 0.0, True, False, self._info(t0)
+
+    def _tools(self) -> Path:
+        """Install the tool files once per environment into a folder mounted read-only."""
+        if self._tools_dir is None:
+            digest = hashlib.sha1(",".join(sorted(t.qualified for t in self.tool_specs)).encode()).hexdigest()[:10]
+            d = Path(tempfile.mkdtemp(prefix=f"mlgym-tools-{digest}-"))
+            for t in self.tool_specs:
+                for src in (t.source, *t.extra_files):
+                    if src is None:
+                        continue
+                    dst = d / Path(str(src)).name
+                    if not dst.exists():
+                        dst.write_bytes(src.read_bytes())
+                        if not dst.name.endswith(".sh"):
+                            dst.chmod(dst.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
+            self._tools_dir = d
+        return self._tools_dir
+
+    def _init_script(self) -> str:
+        d = self._tools()
+        lines = [f"cd {WORKSPACE} 2>/dev/null || true"]
+        for f in sorted(d.iterdir()):
+            if f.name.endswith(".sh"):
+                lines.append(f"source {TOOLS_DIR}/{f.name}")
+        return "\n".join(lines)
+
+    def _start_services(self) -> Path | None:
+        wanted = [t for t in self.tool_specs if t.service is not None]
+        if not wanted or self._episode_dir is None:
+            return None
+        sdir = self._episode_dir / "services"
+        sdir.mkdir()
+        started: set[int] = set()
+        for t in wanted:
+            if id(t.service) in started:
+                continue
+            started.add(id(t.service))
+            self._services.append(t.service(task_id=self.spec_task.id, socket_dir=sdir,
+                                            sandbox_dir=SERVICES_DIR, options=self.tool_options))
+        return sdir
+
+    def _hidden_folders(self) -> tuple[Path, ...]:
+        if self._hide is None:
+            from .registry import collect
+
+            hide = []
+            try:
+                for spec in collect("tasks"):
+                    if spec.files is not None and isinstance(spec.files, Path):
+                        hide.append(spec.files)
+            except MlgymError:
+                hide.append(Path(str(self.spec_task.files)))
+            self._hide = tuple(hide)
+        return self._hide
+
+    def _teardown_sandbox(self) -> None:
+        if self.sandbox is not None:
+            try:
+                self.sandbox.close()
+            finally:
+                self.sandbox = None
+        for svc in self._services:
+            try:
+                svc.close()
+            except Exception:
+                pass
+        self._services = []
+        if self._episode_dir is not None and not self.keep_workspace:
+            from .grading import _rmtree
+
+            _rmtree(self._episode_dir)
+        self._episode_dir = None
+
+
+_ANY = frozenset(chr(i) for i in range(32, 127)) | frozenset("\n\t")
+
+
+def _select_tools(tools: Sequence[str] | None) -> list[ToolSpec]:
+    """Tool specs by group or name; core's validate/submit are always included."""
+    from .registry import collect
+
+    all_tools = collect("tools")
+    wanted = set(tools or ())
+    chosen = [t for t in all_tools if t.group == "core" or t.group in wanted or t.name in wanted
+              or t.qualified in wanted]
+    unknown = wanted - {t.group for t in all_tools} - {t.name for t in all_tools} - {t.qualified for t in all_tools}
+    if unknown:
+        from .registry import get_tool
+
+        for name in sorted(unknown):
+            get_tool(name)  # raises UnknownNameError with a suggestion
+    return chosen
+
+
+def register_envs() -> list[str]:
+    """Register ``mlgym/<taskId>`` with gymnasium for every installed task; returns the ids."""
+    from .registry import collect
+
+    ids = []
+    try:
+        specs = collect("tasks")
+    except MlgymError as exc:
+        import sys
+
+        print(f"mlgym: gymnasium environments not registered: {exc}", file=sys.stderr)
+        return ids
+    for spec in specs:
+        for env_id in {f"mlgym/{spec.id}", f"mlgym/{spec.plugin}.{spec.id}"}:
+            if env_id in gym.registry:
+                continue
+            gym.register(id=env_id, entry_point="mlgym_core.env:MLGymEnv", kwargs={"task": spec.qualified},
+                         disable_env_checker=True)
+            ids.append(env_id)
+    return ids

@@ -1,0 +1,129 @@
+"""Collect what plugins register, stamped with provenance, and look items up by name."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Any
+
+from .errors import AmbiguousNameError, PluginSpecError, UnknownNameError
+from .plugins import plugin_manager
+from .specs import SPEC_KINDS
+
+KNOWN_PROVIDERS: dict[str, tuple[str, str]] = {
+    # id prefix or name -> (what, distribution folder)
+    "image": ("CV tasks", "mlgym_tasks_cv"),
+    "languageModeling": ("NLP tasks", "mlgym_tasks_nlp"),
+    "naturalLanguage": ("NLP tasks", "mlgym_tasks_nlp"),
+    "rl": ("RL tasks", "mlgym_tasks_rl"),
+    "regression": ("tabular tasks", "mlgym_tasks_tabular"),
+    "titanic": ("tabular tasks", "mlgym_tasks_tabular"),
+    "docker": ("the docker runtime", "mlgym_runtimes"),
+    "openai": ("the openai model backend", "mlgym_agents"),
+    "default": ("the MLGym research agent", "mlgym_agents"),
+    "tool-calling": ("the tool-calling agent", "mlgym_agents"),
+    "open": ("the ACI tools", "mlgym_tools"),
+    "edit": ("the ACI tools", "mlgym_tools"),
+    "memory": ("memory tools", "mlgym_tools"),
+}
+
+
+def collect(kind: str) -> list[Any]:
+    """Call the hook of ``kind`` on every plugin; validate and stamp each item."""
+    hook_name, cls = SPEC_KINDS[kind]
+    m = plugin_manager()
+    out: list[Any] = []
+    hook = getattr(m.pm.hook, hook_name)
+    for impl in reversed(hook.get_hookimpls()):
+        name = m.pm.get_name(impl.plugin) or "?"
+        rec = m.records.get(name)
+        try:
+            items = list(impl.function() or ())
+        except Exception as exc:
+            raise PluginSpecError(f"plugin '{name}' failed in {hook_name}(): {type(exc).__name__}: {exc}") from exc
+        seen: set[str] = set()
+        for i, item in enumerate(items, 1):
+            if not isinstance(item, cls):
+                raise PluginSpecError(
+                    f"plugin '{name}' returned {type(item).__name__} from {hook_name}() "
+                    f"(item {i}: {item!r:.40}); expected {cls.__name__}")
+            if item.key in seen:
+                raise PluginSpecError(f"plugin '{name}' returned '{item.key}' twice from {hook_name}()")
+            seen.add(item.key)
+            out.append(item.model_copy(update={"plugin": name, "plugin_version": rec.version if rec else ""}))
+    return out
+
+
+def items(kind: str) -> Mapping[str, Any]:
+    """All items of a kind keyed by qualified name (``plugin/id``), read-only."""
+    return MappingProxyType({it.qualified: it for it in collect(kind)})
+
+
+def get(kind: str, name: str) -> Any:
+    """One item by plain or qualified name; errors list choices or suggest a close match."""
+    all_items = collect(kind)
+    if "/" in name:
+        for it in all_items:
+            if it.qualified == name:
+                return it
+    matches = [it for it in all_items if it.key == name]
+    if len(matches) == 1:
+        return matches[0]
+    singular = kind.rstrip("s") if kind != "models" else "model backend"
+    if len(matches) > 1:
+        choices = ", ".join(sorted(it.qualified for it in matches))
+        raise AmbiguousNameError(f"{singular} '{name}' is provided by several plugins; use one of: {choices}")
+    names = sorted({it.key for it in all_items} | {it.qualified for it in all_items})
+    msg = f"No {singular} '{name}'."
+    close = difflib.get_close_matches(name, names, n=1, cutoff=0.6)
+    if close:
+        msg += f" Did you mean '{close[0]}'?"
+    hint = _install_hint(name, kind)
+    if hint:
+        msg += " " + hint
+    elif all_items:
+        msg += f" Available: {', '.join(sorted({it.key for it in all_items}))}."
+    raise UnknownNameError(msg)
+
+
+def _install_hint(name: str, kind: str) -> str:
+    import importlib.util
+
+    for prefix, (what, folder) in KNOWN_PROVIDERS.items():
+        if name.split("/")[-1].startswith(prefix) and importlib.util.find_spec(folder) is None:
+            dist = folder.replace("_", "-")
+            return f"{what[0].upper()}{what[1:]} ship in {dist}, which is not installed: pip install -e plugins/{folder}"
+    return ""
+
+
+def tasks() -> Mapping[str, Any]:
+    return items("tasks")
+
+
+def get_task(name: str) -> Any:
+    return get("tasks", name)
+
+
+def get_dataset(name: str) -> Any:
+    return get("datasets", name)
+
+
+def get_tool(name: str) -> Any:
+    return get("tools", name)
+
+
+def get_agent(name: str) -> Any:
+    return get("agents", name)
+
+
+def get_metric(name: str) -> Any:
+    return get("metrics", name)
+
+
+def get_runtime(name: str) -> Any:
+    return get("runtimes", name)
+
+
+def get_model_backend(name: str) -> Any:
+    return get("models", name)

@@ -1,0 +1,228 @@
+"""One episode end to end: task + agent + model backend + runtime -> run directory."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import re
+import signal
+import time
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from . import __version__
+from .env import MLGymEnv
+from .errors import ConfigError, MlgymError
+from .records import new_trajectory, write_json
+
+
+class RunSpec(BaseModel):
+    """Everything that defines a run; stored whole in run.json."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    task: str
+    agent: str
+    model: str | None = None
+    runtime: str = "local"
+    max_steps: int = 50
+    seed: int = 42
+    scale: str = "default"
+    output: str = "runs"
+    run_name: str | None = None
+    workspace_from: str | None = None
+    trajectory: str | None = None
+    """Trajectory to re-execute (replay agent)."""
+    agent_options: dict[str, Any] = Field(default_factory=dict)
+    model_options: dict[str, Any] = Field(default_factory=dict)
+    short_timeout: float | None = None
+    training_timeout: float | None = None
+    devices: tuple[str, ...] = ()
+    cost_limit: float | None = None
+
+
+class Episode:
+    """What an agent drives: ``step`` runs an action in the environment and records it."""
+
+    def __init__(self, env: MLGymEnv, spec: RunSpec, traj_path: Path, model: Any = None,
+                 on_step: Any = None) -> None:
+        self.env = env
+        self.spec = spec
+        self.task = env.task
+        self.task_spec = env.spec_task
+        self.model = model
+        self.tools = env.tool_specs
+        self.max_steps = env.max_steps
+        self.traj_path = traj_path
+        self.traj = new_trajectory()
+        self.options = dict(spec.agent_options)
+        self.done = False
+        self.observation = ""
+        self.info: dict[str, Any] = {}
+        self.on_step = on_step
+
+    # -- used by agents --------------------------------------------------------------------
+    @property
+    def stats(self) -> dict[str, Any]:
+        return self.traj["info"]["model_stats"]
+
+    def add_history(self, role: str, content: str, **extra: Any) -> None:
+        self.traj["history"].append({"role": role, "content": content, "agent": "primary_0", **extra})
+
+    def add_usage(self, tokens_sent: int, tokens_received: int, cost: float) -> None:
+        s = self.stats
+        s["tokens_sent"] += int(tokens_sent)
+        s["tokens_received"] += int(tokens_received)
+        s["total_cost"] = round(s["total_cost"] + cost, 8)
+        s["task_cost"] = s["total_cost"]
+        s["api_calls"] += 1
+
+    def step(self, action: str, *, thought: str = "", response: str = "", state: str | None = None,
+             ) -> tuple[str, float, bool, bool, dict[str, Any]]:
+        if self.done:
+            raise MlgymError("the episode is over")
+        t0 = time.perf_counter()
+        obs, reward, term, trunc, info = self.env.step(action)
+        elapsed = time.perf_counter() - t0
+        if state is None:
+            state = json.dumps({"open_file": "n/a", "working_dir": info.get("cwd", "")})
+        self.traj["trajectory"].append({"action": action, "observation": obs, "response": response,
+                                        "state": state, "thought": thought, "execution_time": elapsed})
+        self.observation, self.info = obs, info
+        self.done = term or trunc
+        self._sync_info()
+        write_json(self.traj_path, self.traj)
+        if self.on_step is not None:
+            self.on_step(self, reward)
+        return obs, reward, term, trunc, info
+
+    def _sync_info(self) -> None:
+        i = self.traj["info"]
+        i["exit_status"] = self.env.exit_status
+        i["submission"] = self.env.submission
+        i["score"] = list(self.env.scores)
+
+
+def _slug(s: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", s).strip("-") or "none"
+
+
+def run_name_for(spec: RunSpec, task_id: str, out: Path) -> str:
+    if spec.run_name:
+        return spec.run_name
+    model = spec.model.split(":", 1)[1] if spec.model and ":" in spec.model else (spec.model or spec.agent)
+    stem = f"{_slug(Path(model).stem if spec.model and spec.model.startswith('scripted:') else model)}__" \
+           f"{task_id}__{_slug(spec.agent)}__s-{spec.seed}__run_"
+    k = 0
+    while (out / f"{stem}{k}").exists():
+        k += 1
+    return f"{stem}{k}"
+
+
+class _Interrupted(BaseException):
+    pass
+
+
+def run_episode(spec: RunSpec, *, env: MLGymEnv | None = None, on_step: Any = None) -> dict[str, Any]:
+    """Run one episode; write ``<taskId>.traj``, ``results.json`` and ``run.json``; return run.json."""
+    from .registry import get_agent, get_model_backend, get_task
+
+    task_spec = get_task(spec.task)
+    agent_spec = get_agent(spec.agent)
+    if agent_spec.uses_model and not spec.model:
+        raise ConfigError(f"agent '{agent_spec.name}' needs --model BACKEND:NAME")
+    model = None
+    if spec.model:
+        backend, sep, name = spec.model.partition(":")
+        if not sep:
+            raise ConfigError(f"--model must be BACKEND:NAME (e.g. openai:gpt-4o), got '{spec.model}'")
+        model = get_model_backend(backend).factory(name, task_id=task_spec.id, **spec.model_options)
+    out = Path(spec.output)
+    out.mkdir(parents=True, exist_ok=True)
+    run_dir = out / run_name_for(spec, task_spec.id, out)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    traj_path = run_dir / f"{task_spec.id}.traj"
+    started = _dt.datetime.now(_dt.timezone.utc)
+    t0 = time.perf_counter()
+    record: dict[str, Any] = {
+        "schema": "mlgym-run/1", "run_name": run_dir.name,
+        "method": agent_spec.name if not spec.model else f"{agent_spec.name}:{spec.model}",
+        "task": {"id": task_spec.id, "qualified_id": task_spec.qualified, "version": task_spec.version,
+                 "plugin": task_spec.plugin, "plugin_version": task_spec.plugin_version,
+                 "metric": task_spec.metric, "higher_is_better": task_spec.higher_is_better},
+        "agent": agent_spec.qualified, "model": spec.model, "runtime": spec.runtime, "isolation": None,
+        "seed": spec.seed, "max_steps": spec.max_steps, "scale": spec.scale, "exit_status": "",
+        "scores": [], "baseline": dict(task_spec.baseline_scores), "steps": 0,
+        "timings": {"started": started.isoformat(), "ended": None, "wall_s": None},
+        "cost": {}, "versions": {"mlgym-core": __version__, task_spec.plugin: task_spec.plugin_version,
+                                 agent_spec.plugin: agent_spec.plugin_version},
+        "spec": spec.model_dump(mode="json"), "warnings": [],
+    }
+    write_json(run_dir / "run.json", record)
+    own_env = env is None
+    if env is None:
+        agent_tools = spec.agent_options.get("tools") or list(agent_spec.tool_groups)
+        env = MLGymEnv(task_spec, runtime=spec.runtime, max_steps=spec.max_steps, scale=spec.scale,
+                       tools=agent_tools, short_timeout=spec.short_timeout,
+                       training_timeout=spec.training_timeout, devices=spec.devices,
+                       workspace_from=spec.workspace_from, tool_options=spec.agent_options.get("tool_options"))
+    episode = Episode(env, spec, traj_path, model=model, on_step=on_step)
+    prev = signal.getsignal(signal.SIGTERM)
+
+    def _term(signum: int, frame: Any) -> None:
+        raise _Interrupted()
+
+    try:
+        signal.signal(signal.SIGTERM, _term)
+    except ValueError:  # not the main thread
+        prev = None
+    error: BaseException | None = None
+    try:
+        episode.observation, reset_info = env.reset(seed=spec.seed)
+        record["isolation"] = env.isolation
+        if env.isolation == "none":
+            record["warnings"].append("bwrap is not installed: commands ran without isolation")
+        record["timings"]["reset_s"] = reset_info["timings"]["reset_s"]
+        write_json(traj_path, episode.traj)
+        agent = agent_spec.factory(**{k: v for k, v in spec.agent_options.items()
+                                      if k not in ("tools", "tool_options")})
+        agent.run(episode)
+        if not episode.done:  # the agent returned without ending the episode
+            episode.step("exit_forfeit")
+    except (KeyboardInterrupt, _Interrupted) as exc:
+        env.exit_status = env.exit_status or "interrupted"
+        error = exc
+    except Exception as exc:
+        record["warnings"].append(f"{type(exc).__name__}: {exc}")
+        error = exc
+        if not episode.done and env.sandbox is not None:
+            try:  # the agent crashed: autosubmit as MLGym does for a runtime error
+                episode.step("exit_error")
+            except Exception as exc2:
+                record["warnings"].append(f"autosubmission failed: {type(exc2).__name__}: {exc2}")
+        if not env.exit_status:
+            env.exit_status = f"unknown_error ({type(exc).__name__}: {exc})"
+    finally:
+        if prev is not None:
+            signal.signal(signal.SIGTERM, prev)
+        episode._sync_info()
+        write_json(traj_path, episode.traj)
+        ended = _dt.datetime.now(_dt.timezone.utc)
+        scores = list(env.scores)
+        record.update(exit_status=env.exit_status, scores=scores, steps=len(episode.traj["trajectory"]),
+                      cost=dict(episode.stats))
+        record["timings"].update(ended=ended.isoformat(), wall_s=round(time.perf_counter() - t0, 3))
+        metric = task_spec.metric
+        vals = [s[metric] for s in scores if metric in s]
+        if vals:
+            record["best_score"] = max(vals) if task_spec.higher_is_better else min(vals)
+            record["last_score"] = vals[-1]
+        write_json(run_dir / "results.json", {"agent": scores, "baseline": dict(task_spec.baseline_scores)})
+        write_json(run_dir / "run.json", record)
+        if own_env:
+            env.close()
+    record["run_dir"] = str(run_dir)
+    if isinstance(error, (KeyboardInterrupt, _Interrupted)):
+        raise KeyboardInterrupt from None
+    return record

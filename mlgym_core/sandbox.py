@@ -1,0 +1,90 @@
+"""What every runtime receives and returns: sandbox and grading configurations."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+from .shell import ShellResult
+
+AGENT_HOME = "/home/agent"
+WORKSPACE = "/home/agent/workspace"
+TOOLS_DIR = "/home/agent/commands"
+SERVICES_DIR = "/home/agent/.mlgym"
+
+
+@dataclass
+class SandboxConfig:
+    """Everything a runtime needs to start the agent's sandbox for one episode."""
+
+    workspace: Path
+    """Host folder holding the workspace files (already laid out by core)."""
+    ro_binds: dict[str, Path] = field(default_factory=dict)
+    """Sandbox path -> host path, bound read-only (e.g. ``data/`` from the dataset cache)."""
+    read_only: tuple[str, ...] = ()
+    """Workspace-relative paths protected against change (evaluate.py, ...)."""
+    tools_dir: Path | None = None
+    """Host folder mounted read-only at /home/agent/commands."""
+    services_dir: Path | None = None
+    """Host folder with host-side service sockets, mounted at /home/agent/.mlgym."""
+    env: dict[str, str] = field(default_factory=dict)
+    init: str = ""
+    """Bash run once in the fresh shell (PATH, sourcing tool scripts)."""
+    network: bool = False
+    pids: int = 1024
+    memory_gb: float | None = None
+    cpus: float | None = None
+    devices: tuple[str, ...] = ()
+    output_cap: int = 100_000
+    hide: tuple[Path, ...] = ()
+    """Host folders that must not be visible even where a parent is bound (task packages)."""
+    labels: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class GradeConfig:
+    """A grading run: the pristine evaluator in a fresh folder, artifacts copied in read-only."""
+
+    folder: Path
+    command: str
+    timeout: float
+    env: dict[str, str] = field(default_factory=dict)
+    ro_binds: dict[str, Path] = field(default_factory=dict)
+    devices: tuple[str, ...] = ()
+    pids: int = 1024
+    memory_gb: float | None = None
+    hide: tuple[Path, ...] = ()
+
+
+@dataclass
+class GradeResult:
+    output: str
+    returncode: int
+    timed_out: bool = False
+    seconds: float = 0.0
+
+
+class Sandbox(Protocol):
+    """One live sandbox: a persistent shell plus file transfer."""
+
+    isolation: str
+    workspace_host: Path | None
+
+    def run(self, command: str, timeout: float) -> ShellResult: ...
+
+    def get(self, path: str, dest: Path) -> None: ...
+
+    def put(self, source: Path, path: str) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class Runtime(Protocol):
+    """A kind of place to run sandboxes and graders (local, docker, ...)."""
+
+    name: str
+
+    def start(self, config: SandboxConfig) -> Sandbox: ...
+
+    def grade(self, config: GradeConfig) -> GradeResult: ...

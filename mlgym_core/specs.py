@@ -1,0 +1,269 @@
+"""Frozen pydantic specs: what plugins return from ``register_<plural>()``.
+
+Task and dataset descriptors are YAML package data loaded with :func:`load_tasks` and
+:func:`load_datasets`; unknown keys are rejected and every error names the file and field.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from importlib.resources.abc import Traversable
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from .errors import DescriptorError
+
+_FROZEN = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
+
+
+class _Spec(BaseModel):
+    model_config = _FROZEN
+    plugin: str = ""
+    """Name of the plugin that provided the item; filled in by core when it collects the hook."""
+    plugin_version: str = ""
+
+    @property
+    def key(self) -> str:
+        raise NotImplementedError
+
+    @property
+    def qualified(self) -> str:
+        return f"{self.plugin}/{self.key}" if self.plugin else self.key
+
+
+class Resources(BaseModel):
+    """What one episode of a task needs."""
+
+    model_config = _FROZEN
+    cpus: float = 1
+    gpus: int = 0
+    memory_gb: float | None = None
+    pids: int = 1024
+
+
+class TaskSpec(_Spec):
+    """A benchmark task, loaded from ``tasks/<id>/task.yaml`` in a plugin package."""
+
+    id: str
+    name: str
+    version: int = 1
+    domain: str = ""
+    description: str
+    """Prompt text shown to the agent; ``{dataset_docs}`` expands to the datasets' docs."""
+    submission: Literal["csv", "python", "model", "lm"]
+    """Kind of artifact (MLGym's CSV/Python/Model/LM submission tasks)."""
+    metric: str
+    """Priority metric: the key of the evaluator's JSON output used for ranking."""
+    higher_is_better: bool = True
+    baseline_scores: Mapping[str, float] = Field(default_factory=dict)
+    baseline_command: str | None = None
+    """Command the ``baseline`` agent runs before submitting (None: submit the starter as is)."""
+    starter_files: tuple[str, ...] = ()
+    """Files or folders of the task folder copied into the workspace root."""
+    read_only: tuple[str, ...] = ()
+    """Workspace paths the agent cannot change (bound read-only where the runtime can)."""
+    evaluator: str = "evaluate.py"
+    """Evaluation script in the task folder; the grader always runs this pristine copy."""
+    evaluate_args: str = ""
+    grader_files: tuple[str, ...] = ()
+    """Support files of the task folder copied next to the evaluator at grading time."""
+    hidden_files: tuple[str, ...] = ()
+    """Files of the task folder that only the grader sees (answers, labels)."""
+    artifacts: tuple[str, ...] = ()
+    """Workspace globs copied (read-only) into the grading sandbox."""
+    required_artifacts: tuple[str, ...] = ()
+    """Workspace paths that must exist, else the submission is not found."""
+    datasets: tuple[str, ...] = ()
+    training_timeout: int = 1800
+    eval_timeout: int | None = None
+    requirements: tuple[str, ...] = ()
+    resources: Resources = Resources()
+    network: bool = False
+    scales: tuple[str, ...] = ("default",)
+    factory: str | None = None
+    """``module:callable`` that builds the live :class:`~mlgym_core.task.Task` (default: core's)."""
+    files: Any = None
+    """The task folder (a Traversable inside the plugin package); set by :func:`load_tasks`."""
+
+    @property
+    def key(self) -> str:
+        return self.id
+
+    @field_validator("id")
+    @classmethod
+    def _id_ok(cls, v: str) -> str:
+        if not v or "/" in v or not v.replace("_", "").replace("-", "").isalnum():
+            raise ValueError("must be non-empty letters, digits, '_' or '-'")
+        return v
+
+
+class DatasetSpec(_Spec):
+    """A dataset used by tasks, loaded from ``datasets/<id>.yaml`` or built in Python."""
+
+    id: str
+    name: str = ""
+    description: str
+    source: str = "local"
+    """``hf:<hub id>``, ``local`` (under MLGYM_DATA_DIR/<id>/), or ``generated``."""
+    splits: Mapping[str, str] = Field(default_factory=dict)
+    license: str | None = None
+
+    @property
+    def key(self) -> str:
+        return self.id
+
+
+class ToolArgument(BaseModel):
+    model_config = _FROZEN
+    name: str
+    type: str = "string"
+    description: str = ""
+    required: bool = True
+
+
+class ToolSpec(_Spec):
+    """One command available in the sandbox, with its documentation as data.
+
+    ``source`` is a file installed into the sandbox's tool directory: ``*.sh`` files are
+    sourced into the persistent shell; other files become executables named by their stem.
+    Several tools may share one source file. ``end_name`` marks multi-line commands
+    (``edit`` ... ``end_of_edit``), which the environment turns into here-documents.
+    """
+
+    name: str
+    signature: str
+    docstring: str
+    arguments: tuple[ToolArgument, ...] = ()
+    end_name: str | None = None
+    source: Any = None
+    extra_files: tuple[Any, ...] = ()
+    """Other files installed next to ``source`` (helpers whose names start with ``_``)."""
+    service: Callable[..., Any] | None = None
+    """Host-side service factory ``(task_id, options) -> HostService`` reached through a socket."""
+    group: str = "default"
+    """Tool set this belongs to (``default``, ``memory``, ``literature``, ``core``)."""
+
+    @property
+    def key(self) -> str:
+        return self.name
+
+
+class AgentSpec(_Spec):
+    name: str
+    description: str
+    factory: Callable[..., Any]
+    uses_model: bool = True
+    tool_groups: tuple[str, ...] = ("core",)
+
+    @property
+    def key(self) -> str:
+        return self.name
+
+
+class MetricSpec(_Spec):
+    """An aggregate over runs. ``compute(table)`` receives a :class:`~mlgym_core.report.ScoreTable`-like object."""
+
+    name: str
+    description: str
+    compute: Callable[..., Any]
+    higher_is_better: bool = True
+
+    @property
+    def key(self) -> str:
+        return self.name
+
+
+class RuntimeSpec(_Spec):
+    name: str
+    description: str
+    factory: Callable[..., Any]
+
+    @property
+    def key(self) -> str:
+        return self.name
+
+
+class ModelBackendSpec(_Spec):
+    name: str
+    description: str
+    factory: Callable[..., Any]
+    """``factory(model_name, **options) -> ModelBackend``."""
+
+    @property
+    def key(self) -> str:
+        return self.name
+
+
+def _format_validation(exc: ValidationError) -> str:
+    err = exc.errors()[0]
+    field = ".".join(str(p) for p in err["loc"]) or "<root>"
+    msg = err["msg"]
+    if err["type"] == "extra_forbidden":
+        msg = "unknown key"
+    elif err["type"] == "missing":
+        msg = "required field is missing"
+    return f"field '{field}': {msg}"
+
+
+def _read_yaml(path: Traversable | Path, plugin: str) -> dict[str, Any]:
+    who = f"plugin '{plugin}', " if plugin else ""
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark is not None else ""
+        raise DescriptorError(f"{who}{path}:{where} invalid YAML: {getattr(exc, 'problem', exc)}") from None
+    if not isinstance(data, dict):
+        raise DescriptorError(f"{who}{path}: expected a mapping at the top level, got {type(data).__name__}")
+    return data
+
+
+def load_tasks(folder: Traversable | Path, plugin: str = "") -> list[TaskSpec]:
+    """Load every ``<folder>/<taskId>/task.yaml`` into TaskSpecs (sorted by id)."""
+    specs = []
+    for sub in sorted(folder.iterdir(), key=lambda p: p.name):
+        desc = sub / "task.yaml"
+        if not sub.is_dir() or not desc.is_file():
+            continue
+        data = _read_yaml(desc, plugin)
+        try:
+            spec = TaskSpec(**data, files=sub)
+        except ValidationError as exc:
+            who = f"plugin '{plugin}', " if plugin else ""
+            raise DescriptorError(f"{who}{desc}: {_format_validation(exc)}") from None
+        specs.append(spec)
+    return specs
+
+
+def load_datasets(folder: Traversable | Path, plugin: str = "") -> list[DatasetSpec]:
+    """Load every ``<folder>/*.yaml`` into DatasetSpecs."""
+    specs = []
+    for item in sorted(folder.iterdir(), key=lambda p: p.name):
+        if not item.name.endswith((".yaml", ".yml")):
+            continue
+        data = _read_yaml(item, plugin)
+        try:
+            specs.append(DatasetSpec(**data))
+        except ValidationError as exc:
+            who = f"plugin '{plugin}', " if plugin else ""
+            raise DescriptorError(f"{who}{item}: {_format_validation(exc)}") from None
+    return specs
+
+
+SPEC_KINDS: dict[str, tuple[str, type[_Spec]]] = {
+    "tasks": ("register_tasks", TaskSpec),
+    "datasets": ("register_datasets", DatasetSpec),
+    "tools": ("register_tools", ToolSpec),
+    "agents": ("register_agents", AgentSpec),
+    "metrics": ("register_metrics", MetricSpec),
+    "runtimes": ("register_runtimes", RuntimeSpec),
+    "models": ("register_model_backends", ModelBackendSpec),
+}
+"""Kind name (as on the CLI) -> (hook name, spec class)."""
+
+
+def iter_specs(items: Iterable[Any]) -> list[Any]:
+    return list(items or ())

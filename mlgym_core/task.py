@@ -1,0 +1,164 @@
+"""The live task: lays out the workspace, the grading folder, and parses the evaluator's metrics.
+
+Task packs customise behaviour by subclassing :class:`Task` and naming the class in
+``factory: module:Class`` of their task.yaml (data preparation, hidden answers, scales).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import importlib
+import json
+import os
+import shutil
+from collections.abc import Iterator
+from contextlib import ExitStack
+from importlib.resources import as_file
+from pathlib import Path
+from typing import Any
+
+from .errors import EvaluationFormatError, MlgymError, SubmissionNotFoundError
+from .sandbox import WORKSPACE
+from .specs import TaskSpec
+
+
+def data_home() -> Path:
+    """Root of mlgym's caches: ``MLGYM_HOME`` or ``~/.cache/mlgym``."""
+    return Path(os.environ.get("MLGYM_HOME") or Path.home() / ".cache" / "mlgym")
+
+
+class Task:
+    """Default behaviour of a task; everything comes from its TaskSpec and task folder."""
+
+    def __init__(self, spec: TaskSpec, scale: str = "default") -> None:
+        if scale not in spec.scales and not (scale == "default" and spec.scales):
+            raise MlgymError(f"task '{spec.id}' has no scale '{scale}' (scales: {', '.join(spec.scales)})")
+        self.spec = spec
+        self.scale = spec.scales[0] if scale == "default" else scale
+        self._stack = ExitStack()
+        self._folder: Path | None = None
+
+    # -- files ---------------------------------------------------------------------------
+    @property
+    def folder(self) -> Path:
+        """The task folder as a real path (extracted from a zip wheel if need be)."""
+        if self._folder is None:
+            self._folder = Path(self._stack.enter_context(as_file(self.spec.files)))
+        return self._folder
+
+    def prepare(self) -> None:
+        """Make data ready (download, split, generate). Cached; called before each episode."""
+
+    def data_dir(self) -> Path | None:
+        """Host folder bound read-only at ``workspace/data`` (None: the task has no data folder)."""
+        return None
+
+    def grader_binds(self) -> dict[str, Path]:
+        """Extra read-only binds for the grading sandbox (hidden answers), sandbox path -> host path."""
+        d = self.data_dir()
+        return {f"{WORKSPACE}/data": d} if d is not None else {}
+
+    def description(self) -> str:
+        """The prompt text, with ``{dataset_docs}`` expanded."""
+        text = self.spec.description
+        if "{dataset_docs}" in text:
+            text = text.replace("{dataset_docs}", self.dataset_docs())
+        return text
+
+    def dataset_docs(self) -> str:
+        from .registry import get_dataset
+
+        parts = []
+        for ds_id in self.spec.datasets:
+            try:
+                ds = get_dataset(ds_id)
+            except LookupError:
+                continue
+            parts.append(f"{(ds.name or ds.id).upper()}:\n{ds.description.strip()}\n\n")
+        return "".join(parts)
+
+    def layout_workspace(self, workspace: Path) -> None:
+        """Copy the starter files into the (empty) workspace folder."""
+        for rel in self.spec.starter_files:
+            _copy(self.folder / rel, workspace / rel)
+
+    def layout_grader(self, folder: Path) -> None:
+        """Copy the pristine evaluator, its support files and the hidden files into ``folder``."""
+        for rel in (self.spec.evaluator, *self.spec.grader_files, *self.spec.hidden_files):
+            _copy(self.folder / rel, folder / rel)
+
+    # -- evaluation ----------------------------------------------------------------------
+    def check_artifacts(self, workspace: Path) -> str:
+        """Raise SubmissionNotFoundError unless the required artifacts exist; return the artifact path."""
+        missing = [r for r in self.spec.required_artifacts if not (workspace / r).exists()]
+        if missing:
+            raise SubmissionNotFoundError(
+                f"No valid submission artefact found: {', '.join(missing)} missing from the workspace. "
+                "Follow the SUBMISSION FORMAT in the task description.")
+        first = self.spec.required_artifacts[0] if self.spec.required_artifacts else ""
+        return f"{WORKSPACE}/{first}" if first else WORKSPACE
+
+    def artifact_files(self, workspace: Path) -> Iterator[str]:
+        """Workspace-relative files matching the task's artifact globs (never data/)."""
+        pats = self.spec.artifacts
+        if not pats:
+            return
+        for root, dirs, files in os.walk(workspace):
+            rel_root = os.path.relpath(root, workspace)
+            if rel_root == ".":
+                dirs[:] = [d for d in dirs if d != "data" and not d.startswith(".")]
+            for name in files:
+                rel = name if rel_root == "." else f"{rel_root}/{name}"
+                if any(fnmatch.fnmatch(rel, p) for p in pats):
+                    yield rel
+
+    def evaluate_command(self) -> str:
+        args = f" {self.spec.evaluate_args}" if self.spec.evaluate_args else ""
+        return f"python {self.spec.evaluator}{args}"
+
+    def eval_timeout(self) -> float:
+        return float(self.spec.eval_timeout or self.spec.training_timeout)
+
+    def parse_metrics(self, output: str) -> dict[str, float]:
+        """The metrics dict from the evaluator's output: the whole output as JSON, else its
+        first line that is a JSON object."""
+        text = output.strip()
+        candidates = [text] + [ln.strip() for ln in text.splitlines() if ln.strip().startswith("{")]
+        for c in candidates:
+            try:
+                obj = json.loads(c)
+            except ValueError:
+                continue
+            if isinstance(obj, dict) and obj and all(isinstance(v, (int, float)) for v in obj.values()):
+                return {str(k): float(v) for k, v in obj.items()}
+        raise EvaluationFormatError(
+            f"Failed to decode metrics from evaluation script. Output:\n---\n{text[-2000:]}\n---\n"
+            "Please make sure the evaluation script prints the metrics in json format.")
+
+    def close(self) -> None:
+        self._stack.close()
+
+
+def _copy(src: Any, dst: Path) -> None:
+    src = Path(src)
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    if src.is_dir():
+        shutil.copytree(src, dst, dirs_exist_ok=True)
+    else:
+        shutil.copyfile(src, dst)
+        shutil.copymode(src, dst)
+
+
+def make_task(spec: TaskSpec, scale: str = "default") -> Task:
+    """Build the live task of a spec through its ``factory`` (default: :class:`Task`)."""
+    if not spec.factory:
+        return Task(spec, scale)
+    mod, _, attr = spec.factory.partition(":")
+    try:
+        cls = getattr(importlib.import_module(mod), attr)
+    except (ImportError, AttributeError) as exc:
+        raise MlgymError(f"task '{spec.id}': factory '{spec.factory}' cannot be loaded: {exc}") from exc
+    task = cls(spec, scale)
+    if not isinstance(task, Task):
+        raise MlgymError(f"task '{spec.id}': factory '{spec.factory}' returned {type(task).__name__}, not a Task")
+    return task
