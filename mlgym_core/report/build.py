@@ -128,6 +128,7 @@ def build(runs: Sequence[Run], k: int = 4, methods: Sequence[str] | None = None,
         for run in by_task[info.id]:
             cell[(run.method, info.id)].append(run)
     baseline_source: dict[str, str] = {}
+    missing: dict[str, list[str]] = defaultdict(list)
     for j, info in enumerate(infos):
         for run in sorted(by_task[info.id], key=lambda r: str(r.path)):
             v = fm._finite(run.baseline.get(info.metric))
@@ -140,7 +141,9 @@ def build(runs: Sequence[Run], k: int = 4, methods: Sequence[str] | None = None,
                             "feasibility ignores the baseline there")
         for i, method in enumerate(present):
             chosen = sorted(cell.get((method, info.id), []), key=lambda r: r.sort_key)
-            if len(chosen) < k:
+            if not chosen:
+                missing[method].append(info.id)
+            elif len(chosen) < k:
                 warnings.append(f"method '{method}', task '{info.id}': {len(chosen)} run(s), fewer than k={k}")
             chosen = chosen[:k]
             per_ba = np.array([fm.best_attempt_of_run(r.agent_scores, info.metric, info.higher_is_better)
@@ -149,6 +152,9 @@ def build(runs: Sequence[Run], k: int = 4, methods: Sequence[str] | None = None,
             per_run[i][j] = (per_ba, per_bs)
             ba[i, j] = fm.opt(per_ba.tolist(), info.higher_is_better)
             bs[i, j] = fm.opt(per_bs.tolist(), info.higher_is_better)
+    for method, absent in missing.items():
+        warnings.append(f"method '{method}' has no runs of task(s) {', '.join(absent)} (fewer than k={k}); "
+                        "it has no score there")
     method_runs = {m: [r for t in infos for r in cell.get((m, t.id), [])] for m in present}
     costs: list[float | None] = []
     for m in present:

@@ -7,7 +7,6 @@ in the page and inflated by the browser (``DecompressionStream``) when the run i
 from __future__ import annotations
 
 import base64
-import gzip
 import html
 import json
 import math
@@ -15,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from .build import Built
-from .loader import Run
-from .render import SUMMARY_HEADER, fmt, ordered_methods, summary_rows
+from .loader import Run, pack_steps
+from .render import SUMMARY_HEADER, fmt, fmt_cost, ordered_methods, summary_rows
 
 _CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:24px;color:#222;max-width:1400px}
@@ -176,12 +175,8 @@ def _run_payload(run: Run, metric: str, higher: bool) -> tuple[dict[str, Any], s
             "exit_status": run.exit_status if run.exit_status is not None else "unknown (no trajectory)",
             "steps": run.steps_count if run.steps_count is not None else "-", "metric": metric, "scores": values,
             "best": (max(vals) if higher else min(vals)) if vals else None,
-            "cost": "-" if cost is None else f"${cost:.2f}"}
-    blob = ""
-    if run.steps:
-        raw = json.dumps([[s.thought, s.action, s.observation, s.execution_time] for s in run.steps],
-                         separators=(",", ":")).encode()
-        blob = base64.b64encode(gzip.compress(raw, compresslevel=1, mtime=0)).decode("ascii")
+            "cost": fmt_cost(cost)}
+    blob = run.steps_blob or (pack_steps(run.steps) if run.steps else "")
     return meta, blob
 
 

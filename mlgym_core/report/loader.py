@@ -53,6 +53,8 @@ class Run:
     recorded_metric: tuple[str, bool] | None = None
     layout: str = "mlgym"
     steps: list[Step] | None = field(default=None, repr=False)
+    steps_blob: str | None = field(default=None, repr=False)
+    """The steps as gzip-compressed JSON in base64, as the HTML page embeds them (see :func:`pack_steps`)."""
 
     @property
     def name(self) -> str:
@@ -70,6 +72,16 @@ class Run:
     @property
     def sort_key(self) -> tuple[str, str, int, str]:
         return (self.method, self.task, self.run_index if self.run_index is not None else 1 << 30, self.name)
+
+
+def pack_steps(steps: list[Step]) -> str:
+    """Steps as base64 of gzip-compressed JSON ``[[thought, action, observation, seconds], ...]``."""
+    import base64
+    import gzip
+
+    raw = json.dumps([[s.thought, s.action, s.observation, s.execution_time] for s in steps],
+                     separators=(",", ":")).encode()
+    return base64.b64encode(gzip.compress(raw, compresslevel=1, mtime=0)).decode("ascii")
 
 
 def find_run_dirs(paths: list[Path]) -> list[Path]:
@@ -201,17 +213,47 @@ def read_run(path: Path, warnings: list[str], keep_steps: bool = False) -> Run |
     return run
 
 
+PARALLEL_MIN_DIRS = 64
+"""From this many run directories on, reading is spread over forked worker processes."""
+
+
+def _read_packed(job: tuple[Path, bool]) -> tuple[Run | None, list[str]]:
+    warnings: list[str] = []
+    run = read_run(job[0], warnings, job[1])
+    if run is not None and run.steps is not None:
+        run.steps_blob, run.steps = pack_steps(run.steps), None
+    return run, warnings
+
+
 def load_runs(paths: list[Path], warnings: list[str], keep_steps: bool = False,
-              progress: Any = None) -> list[Run]:
-    """Read every run directory under ``paths``, sorted by (method, task, run index, name)."""
+              progress: Any = None, parallel: bool = True) -> list[Run]:
+    """Read every run directory under ``paths``, sorted by (method, task, run index, name).
+
+    With many directories (and ``fork`` available) the files are parsed in worker processes,
+    which hand back runs whose steps are already packed (``steps_blob``, ``steps`` None).
+    """
+    import multiprocessing
+
     dirs = find_run_dirs(paths)
     runs: list[Run] = []
     task_id = progress.add_task("reading runs", total=len(dirs)) if progress is not None else None
-    for d in dirs:
-        run = read_run(d, warnings, keep_steps)
-        if run is not None:
-            runs.append(run)
-        if progress is not None:
-            progress.advance(task_id)
+    workers = min(os.cpu_count() or 1, 16)
+    if parallel and len(dirs) >= PARALLEL_MIN_DIRS and workers >= 4 \
+            and "fork" in multiprocessing.get_all_start_methods():
+        with multiprocessing.get_context("fork").Pool(workers) as pool:
+            jobs = [(d, keep_steps) for d in dirs]
+            for run, notes in pool.imap(_read_packed, jobs, chunksize=max(1, len(dirs) // (workers * 4))):
+                warnings.extend(notes)
+                if run is not None:
+                    runs.append(run)
+                if progress is not None:
+                    progress.advance(task_id)
+    else:
+        for d in dirs:
+            run = read_run(d, warnings, keep_steps)
+            if run is not None:
+                runs.append(run)
+            if progress is not None:
+                progress.advance(task_id)
     runs.sort(key=lambda r: r.sort_key)
     return runs

@@ -49,7 +49,7 @@ def exit_category(status: str) -> str:
 
 def _png(fig: Any) -> bytes:
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=DPI, bbox_inches="tight")
+    fig.savefig(buf, format="png", dpi=DPI)
     import matplotlib.pyplot as plt
 
     plt.close(fig)
@@ -72,11 +72,42 @@ def pareto_front(points: list[tuple[float, float, str]]) -> list[tuple[float, fl
     return front
 
 
-def make_plots(built: Built, obj: dict[str, Any]) -> dict[str, bytes]:
-    """All figures: file name -> PNG bytes."""
+FIGURES = ("profile_best_attempt.png", "profile_best_submission.png", "aup_vs_cost.png", "task_scores.png",
+           "exit_status.png")
+
+_JOB: tuple[Built, dict[str, Any]] | None = None
+
+
+def _draw_job(name: str) -> bytes:
+    assert _JOB is not None
+    return draw(name, *_JOB)
+
+
+def make_plots(built: Built, obj: dict[str, Any], parallel: bool = True) -> dict[str, bytes]:
+    """All figures: file name -> PNG bytes. Figures are drawn in forked worker processes where possible."""
+    global _JOB
+    import multiprocessing
+    import os
+
     import matplotlib
 
     matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot  # noqa: F401  (imported once, before forking)
+
+    if parallel and (os.cpu_count() or 1) >= 4 and "fork" in multiprocessing.get_all_start_methods():
+        _JOB = (built, obj)
+        try:
+            with multiprocessing.get_context("fork").Pool(min(len(FIGURES), os.cpu_count() or 1)) as pool:
+                return dict(zip(FIGURES, pool.map(_draw_job, FIGURES)))
+        except OSError:
+            pass
+        finally:
+            _JOB = None
+    return {name: draw(name, built, obj) for name in FIGURES}
+
+
+def draw(name: str, built: Built, obj: dict[str, Any]) -> bytes:
+    """One figure by file name, as PNG bytes."""
     import matplotlib.pyplot as plt
 
     table = built.table
@@ -84,10 +115,11 @@ def make_plots(built: Built, obj: dict[str, Any]) -> dict[str, bytes]:
     colors = _colors(methods)
     tau_max = obj["tau_max"]
     taus = fm.grid(tau_max)
-    out: dict[str, bytes] = {}
     for which, title in (("best_attempt", "Best attempt"), ("best_submission", "Best submission")):
+        if name != f"profile_{which}.png":
+            continue
         rho = fm.profiles(table.ratios(which)[0], taus)
-        fig, ax = plt.subplots(figsize=(7, 4.2))
+        fig, ax = plt.subplots(figsize=(7, 4.2), layout="constrained")
         for m in methods:
             i = table.methods.index(m)
             ax.step(taus, rho[i], where="post", label=f"{m} (AUP {obj['methods'][m][f'aup_{which}']:.3f})",
@@ -99,9 +131,21 @@ def make_plots(built: Built, obj: dict[str, Any]) -> dict[str, bytes]:
         ax.set_ylim(-0.02, 1.02)
         ax.grid(alpha=0.3)
         ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1), fontsize=8, frameon=False)
-        out[f"profile_{which}.png"] = _png(fig)
+        return _png(fig)
 
-    fig, ax = plt.subplots(figsize=(7, 4.2))
+    if name == "aup_vs_cost.png":
+        return _aup_vs_cost(obj, methods, colors)
+    if name == "task_scores.png":
+        return _task_scores(obj, methods, colors)
+    if name == "exit_status.png":
+        return _exit_status(obj, methods)
+    raise ValueError(f"unknown figure {name!r}")
+
+
+def _aup_vs_cost(obj: dict[str, Any], methods: list[str], colors: dict[str, Any]) -> bytes:
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4.2), layout="constrained")
     points = []
     for m in methods:
         e = obj["methods"][m]
@@ -123,13 +167,20 @@ def make_plots(built: Built, obj: dict[str, Any]) -> dict[str, bytes]:
     ax.set_title("AUP vs cost")
     ax.grid(alpha=0.3)
     ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1), fontsize=8, frameon=False)
-    out["aup_vs_cost.png"] = _png(fig)
+    return _png(fig)
+
+
+def _task_scores(obj: dict[str, Any], methods: list[str], colors: dict[str, Any]) -> bytes:
+    import matplotlib.pyplot as plt
 
     tasks = list(obj["tasks"])
     agents = [m for m in methods if m != "baseline"]
     cols = min(4, max(1, len(tasks)))
     rows = max(1, math.ceil(len(tasks) / cols))
-    fig, axes = plt.subplots(rows, cols, figsize=(3.4 * cols, 2.6 * rows), squeeze=False)
+    width = 3.4 * cols + 2.2
+    fig, axes = plt.subplots(rows, cols, figsize=(width, 2.6 * rows + 0.6), squeeze=False)
+    fig.subplots_adjust(left=0.6 / width, right=1 - 2.2 / width, bottom=0.1 / rows, top=1 - 0.7 / (2.6 * rows + 0.6),
+                        wspace=0.45, hspace=0.35)
     for idx, ax in enumerate(axes.ravel()):
         if idx >= len(tasks):
             ax.axis("off")
@@ -152,13 +203,17 @@ def make_plots(built: Built, obj: dict[str, Any]) -> dict[str, bytes]:
         ax.tick_params(labelsize=7)
     handles = [plt.Rectangle((0, 0), 1, 1, color=colors[m]) for m in agents]
     handles.append(plt.Line2D([0], [0], color="black", linestyle="--"))
-    fig.legend(handles, agents + ["baseline"], loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8,
-               frameon=False)
+    fig.legend(handles, agents + ["baseline"], loc="upper left", bbox_to_anchor=(1 - 2.0 / width, 1 - 0.5 / (2.6 * rows + 0.6)),
+               fontsize=8, frameon=False)
     fig.suptitle("Best Attempt@k per task (dashed: baseline)")
-    fig.tight_layout()
-    out["task_scores.png"] = _png(fig)
+    return _png(fig)
 
-    fig, ax = plt.subplots(figsize=(7, max(2.5, 0.45 * len(agents) + 1.2)))
+
+def _exit_status(obj: dict[str, Any], methods: list[str]) -> bytes:
+    import matplotlib.pyplot as plt
+
+    agents = [m for m in methods if m != "baseline"]
+    fig, ax = plt.subplots(figsize=(7, max(2.5, 0.45 * len(agents) + 1.2)), layout="constrained")
     categories: list[str] = []
     counts: dict[str, dict[str, int]] = {}
     for m in agents:
@@ -184,5 +239,4 @@ def make_plots(built: Built, obj: dict[str, Any]) -> dict[str, bytes]:
     ax.invert_yaxis()
     if categories:
         ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1), fontsize=8, frameon=False)
-    out["exit_status.png"] = _png(fig)
-    return out
+    return _png(fig)

@@ -18,6 +18,12 @@ def fmt(value: Any, digits: int = 3) -> str:
     return str(value)
 
 
+def fmt_cost(value: float | None) -> str:
+    if value is None:
+        return "-"
+    return f"${value:.2f}" if value >= 0.1 or value == 0 else f"${value:.4f}"
+
+
 def ordered_methods(obj: dict[str, Any]) -> list[str]:
     """Methods by best-attempt AUP, highest first (ties by name)."""
     return sorted(obj["methods"], key=lambda m: (-obj["methods"][m]["aup_best_attempt"], m))
@@ -33,7 +39,7 @@ def summary_rows(obj: dict[str, Any]) -> list[list[str]]:
     rows = []
     for m in ordered_methods(obj):
         e = obj["methods"][m]
-        cost = "-" if e["cost_per_run"] is None else f"${e['cost_per_run']:.2f}"
+        cost = fmt_cost(e["cost_per_run"])
         fail = "-" if e.get("failure_rate") is None else f"{100 * e['failure_rate']:.0f}%"
         rows.append([m, _aup_cell(e, "aup_best_attempt"), _aup_cell(e, "aup_best_submission"),
                      str(e["borda_best_attempt"]), fmt(e["mean_rank_best_attempt"], 2), cost,
