@@ -270,7 +270,10 @@ class MLGymEnv(gym.Env[str, str]):
                 for src in (t.source, *t.extra_files):
                     if src is None:
                         continue
-                    dst = d / Path(str(src)).name
+                    name = Path(str(src)).name
+                    if not name.endswith(".sh") and not name.startswith("_"):
+                        name = Path(name).stem  # executables are called by their stem, as in MLGym
+                    dst = d / name
                     if not dst.exists():
                         dst.write_bytes(src.read_bytes())
                         if not dst.name.endswith(".sh"):

@@ -1,0 +1,16 @@
+"""Evaluation of the Prisoner's Dilemma task: prints {"Score": mean row payoff}."""
+
+import json
+
+from gamerunner import binary_move, play
+from target import target_column_strategy
+
+PAYOFFS = {(0, 0): (3, 3), (0, 1): (0, 5), (1, 0): (5, 0), (1, 1): (1, 1)}
+
+
+def payoff(row, col):
+    return PAYOFFS[(row, col)]
+
+
+if __name__ == "__main__":
+    print(json.dumps({"Score": play(payoff, target_column_strategy, binary_move)}))
