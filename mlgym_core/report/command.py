@@ -78,12 +78,22 @@ def report(run_dirs: tuple[Path, ...], as_json: bool, html_file: Path | None, pl
     obj = report_object(built, bootstrap=bootstrap, seed=seed,
                         extra_metrics=_plugin_metrics(built.table, warnings))
     images: dict[str, bytes] = {}
+    finish_plots = None
     if plots_dir is not None or html_file is not None:
-        try:
-            from .plots import make_plots
-        except ImportError as exc:  # pragma: no cover - matplotlib missing
-            raise click.ClickException(f"plots need matplotlib: pip install 'mlgym-core[report]' ({exc})") from None
-        images = make_plots(built, obj)
+        import importlib.util
+
+        if importlib.util.find_spec("matplotlib") is None:  # pragma: no cover - matplotlib missing
+            raise click.ClickException("plots need matplotlib: pip install 'mlgym-core[report]'")
+        from .plots import start_plots
+
+        finish_plots = start_plots(built, obj)
+    payloads = None
+    if html_file is not None:
+        from .html import run_payloads
+
+        payloads = run_payloads(built)  # while the figures are drawn
+    if finish_plots is not None:
+        images = finish_plots()
         if plots_dir is not None:
             plots_dir.mkdir(parents=True, exist_ok=True)
             for name, data in images.items():
@@ -91,7 +101,7 @@ def report(run_dirs: tuple[Path, ...], as_json: bool, html_file: Path | None, pl
     if html_file is not None:
         from .html import write_html
 
-        write_html(html_file, built, obj, images)
+        write_html(html_file, built, obj, images, payloads)
     for w in obj["warnings"]:
         click.echo(f"mlgym report: warning: {w}", err=True)
     if as_json:

@@ -180,7 +180,22 @@ def _run_payload(run: Run, metric: str, higher: bool) -> tuple[dict[str, Any], s
     return meta, blob
 
 
-def render_html(built: Built, obj: dict[str, Any], images: dict[str, bytes]) -> str:
+def run_payloads(built: Built) -> tuple[list[dict[str, Any]], list[str]]:
+    """Per run of the compared methods: its row in the viewer and its packed steps."""
+    infos = {t.id: t for t in built.table.tasks}
+    metas: list[dict[str, Any]] = []
+    blobs: list[str] = []
+    for m in built.table.methods:
+        for run in built.runs.get(m, []):
+            info = infos[run.task]
+            meta, blob = _run_payload(run, info.metric, info.higher_is_better)
+            metas.append(meta)
+            blobs.append(blob)
+    return metas, blobs
+
+
+def render_html(built: Built, obj: dict[str, Any], images: dict[str, bytes],
+                payloads: tuple[list[dict[str, Any]], list[str]] | None = None) -> str:
     methods = ordered_methods(obj)
     parts = ['<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">',
              '<meta name="viewport" content="width=device-width, initial-scale=1">',
@@ -221,15 +236,7 @@ def render_html(built: Built, obj: dict[str, Any], images: dict[str, bytes]) -> 
     if obj.get("warnings"):
         parts.append("<h2>Warnings</h2><ul>" + "".join(f'<li class="warn">{_e(w)}</li>' for w in obj["warnings"])
                      + "</ul>")
-    infos = {t.id: t for t in built.table.tasks}
-    metas: list[dict[str, Any]] = []
-    blobs: list[str] = []
-    for m in built.table.methods:
-        for run in built.runs.get(m, []):
-            info = infos[run.task]
-            meta, blob = _run_payload(run, info.metric, info.higher_is_better)
-            metas.append(meta)
-            blobs.append(blob)
+    metas, blobs = payloads if payloads is not None else run_payloads(built)
     parts += ["<h2>Trajectories</h2>",
               '<input type="search" id="search" placeholder="Filter runs: method, task, exit status, name">',
               '<table id="runs"><thead><tr><th>Method</th><th>Task</th><th>Run</th><th>Exit status</th>'
@@ -247,6 +254,7 @@ def render_html(built: Built, obj: dict[str, Any], images: dict[str, bytes]) -> 
     return "".join(parts)
 
 
-def write_html(path: Path, built: Built, obj: dict[str, Any], images: dict[str, bytes]) -> None:
+def write_html(path: Path, built: Built, obj: dict[str, Any], images: dict[str, bytes],
+               payloads: tuple[list[dict[str, Any]], list[str]] | None = None) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render_html(built, obj, images), encoding="utf-8")
+    path.write_text(render_html(built, obj, images, payloads), encoding="utf-8")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import math
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -78,32 +79,48 @@ FIGURES = ("profile_best_attempt.png", "profile_best_submission.png", "aup_vs_co
 _JOB: tuple[Built, dict[str, Any]] | None = None
 
 
-def _draw_job(name: str) -> bytes:
+def _draw_all() -> dict[str, bytes]:
     assert _JOB is not None
-    return draw(name, *_JOB)
+    return make_plots(*_JOB)
 
 
-def make_plots(built: Built, obj: dict[str, Any], parallel: bool = True) -> dict[str, bytes]:
-    """All figures: file name -> PNG bytes. Figures are drawn in forked worker processes where possible."""
+def make_plots(built: Built, obj: dict[str, Any]) -> dict[str, bytes]:
+    """All figures: file name -> PNG bytes."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)
+    return {name: draw(name, built, obj) for name in FIGURES}
+
+
+def start_plots(built: Built, obj: dict[str, Any]) -> Callable[[], dict[str, bytes]]:
+    """Begin drawing every figure; call the result to get them (file name -> PNG bytes).
+
+    With ``fork`` and more than one CPU the figures are drawn in a child process, so that the
+    caller can build the HTML page meanwhile; otherwise they are drawn when the result is called.
+    """
     global _JOB
     import multiprocessing
     import os
 
-    import matplotlib
+    if (os.cpu_count() or 1) < 2 or "fork" not in multiprocessing.get_all_start_methods():
+        return lambda: make_plots(built, obj)
+    _JOB = (built, obj)
+    try:
+        pool = multiprocessing.get_context("fork").Pool(1)
+        pending = pool.apply_async(_draw_all)
+    except OSError:
+        return lambda: make_plots(built, obj)
+    finally:
+        _JOB = None
 
-    matplotlib.use("Agg", force=True)
-    import matplotlib.pyplot  # noqa: F401  (imported once, before forking)
-
-    if parallel and (os.cpu_count() or 1) >= 4 and "fork" in multiprocessing.get_all_start_methods():
-        _JOB = (built, obj)
+    def finish() -> dict[str, bytes]:
         try:
-            with multiprocessing.get_context("fork").Pool(min(len(FIGURES), os.cpu_count() or 1)) as pool:
-                return dict(zip(FIGURES, pool.map(_draw_job, FIGURES)))
-        except OSError:
-            pass
+            return pending.get()
         finally:
-            _JOB = None
-    return {name: draw(name, built, obj) for name in FIGURES}
+            pool.terminate()
+            pool.join()
+
+    return finish
 
 
 def draw(name: str, built: Built, obj: dict[str, Any]) -> bytes:
