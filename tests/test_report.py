@@ -178,3 +178,31 @@ def test_metric_from_another_plugin_is_reported():
     with registered(Extra(), name="extra"):
         obj, _ = report(str(FIX / "basic"))
     assert obj["plugin_metrics"] == {"extra/n_methods": 3}
+
+
+def test_parallel_reading_gives_the_same_runs(monkeypatch):
+    import os
+
+    from mlgym_core.report import loader
+
+    seq_notes: list[str] = []
+    seq = loader.load_runs([FIX], seq_notes, keep_steps=True, parallel=False)
+    monkeypatch.setattr(loader, "PARALLEL_MIN_DIRS", 1)
+    monkeypatch.setattr(os, "cpu_count", lambda: 4)
+    par_notes: list[str] = []
+    par = loader.load_runs([FIX], par_notes, keep_steps=True)
+    assert sorted(seq_notes) == sorted(par_notes)
+    assert [(r.path, r.method, r.agent_scores, r.exit_status) for r in seq] == \
+        [(r.path, r.method, r.agent_scores, r.exit_status) for r in par]
+    # workers hand back packed steps
+    for a, b in zip(seq, par):
+        assert (loader.pack_steps(a.steps) if a.steps else None) == b.steps_blob
+
+
+def test_unknown_task_is_left_out_with_a_warning(tmp_path):
+    d = tmp_path / "gpt-4o__mysteryTask__cfg__run_0"
+    d.mkdir()
+    (d / "results.json").write_text('{"agent": [{"x": 1}], "baseline": {"x": 0}}')
+    res = CliRunner().invoke(cli, ["report", str(tmp_path), "--json"])
+    assert res.exit_code != 0
+    assert "task 'mysteryTask': unknown priority metric" in res.stderr

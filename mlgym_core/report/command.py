@@ -75,6 +75,10 @@ def report(run_dirs: tuple[Path, ...], as_json: bool, html_file: Path | None, pl
         raise click.ClickException("no run directories found (a run directory holds results.json or run.json)")
     wanted = [m.strip() for m in methods.split(",") if m.strip()] if methods else None
     built = build(runs, k=k, methods=wanted, warnings=warnings)
+    if not built.table.tasks:
+        for w in warnings:
+            click.echo(f"mlgym report: warning: {w}", err=True)
+        raise click.ClickException("no run is of a task with a known priority metric")
     obj = report_object(built, bootstrap=bootstrap, seed=seed,
                         extra_metrics=_plugin_metrics(built.table, warnings))
     images: dict[str, bytes] = {}
