@@ -29,7 +29,7 @@ td:first-child,th:first-child{text-align:left}
 .step{border-top:1px solid #eee;padding:6px 0} .step h4{margin:4px 0;font-size:13px}
 pre{white-space:pre-wrap;word-break:break-word;background:#fafafa;padding:6px;margin:4px 0;font-size:12px}
 .label{font-weight:600;font-size:12px;color:#444} input[type=search]{width:340px;padding:4px;margin:6px 0}
-.warn{color:#a15c00;font-size:12px}
+.warn{color:#a15c00;font-size:12px} #runs td{text-align:left} svg.scores-chart{display:block}
 """
 
 _JS = r"""
