@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import difflib
+import os
+import sys
 from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any
@@ -42,6 +44,8 @@ def collect(kind: str) -> list[Any]:
             items = list(impl.function() or ())
         except Exception as exc:
             raise PluginSpecError(f"plugin '{name}' failed in {hook_name}(): {type(exc).__name__}: {exc}") from exc
+        if os.environ.get("MLGYM_TRACE_PLUGINS", "") not in ("", "0"):
+            print(f"mlgym: {name}.{hook_name}() -> {[getattr(i, 'key', i) for i in items]}", file=sys.stderr)
         seen: set[str] = set()
         for i, item in enumerate(items, 1):
             if not isinstance(item, cls):
