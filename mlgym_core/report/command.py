@@ -52,7 +52,7 @@ def report(run_dirs: tuple[Path, ...], as_json: bool, html_file: Path | None, pl
     """Metrics over run directories: Best Attempt/Submission@k, AUP, BORDA, mean rank, cost.
 
     RUN_DIRS are run directories (ours or MLGym's published layout) or folders holding them.
-    Methods are models (MLGym's runs) or run.json's method label (ours); the ``baseline``
+    Methods are models (MLGym's runs) or run.json's method label (ours); the 'baseline'
     method comes from results.json. The report states the compared set and tau_max: AUP
     depends on both.
     """
