@@ -23,7 +23,13 @@ DEFAULT_OUTPUT_CAP = 100_000
 _BOOTSTRAP = r"""exec 2>&1 @MOVEFD@
 __mlgym_r() { IFS= read -r -d '' -u 3 __mlgym_c; if eval $'__mlgym_syn() {\n:\n'"$__mlgym_c"$'\n}'; then unset -f __mlgym_syn; else __mlgym_done S; return 1; fi; }
 __mlgym_done() { printf '\036%s:%s:%s\036\n' "@NONCE@" "$1" "$PWD"; }
+__mlgym_abort() { shopt -s extdebug; trap __mlgym_skip DEBUG; }
+__mlgym_skip() { [[ $BASH_COMMAND == __mlgym_done* ]] || return 1; trap - DEBUG; shopt -u extdebug; }
+trap __mlgym_abort USR1
 """
+# On a timeout the driver sends SIGUSR1 to the shell, then kills what the command started:
+# the trap makes bash skip the rest of the timed-out command (extdebug + a DEBUG trap that
+# fails) up to the end marker, so ``a; b`` never runs ``b`` after ``a`` was killed.
 # One short control line per step; the command text itself travels on fd 3, NUL-terminated.
 _STEP = b'__mlgym_r&&{ eval "$__mlgym_c" </dev/null 3<&-; __mlgym_done $?; }\n'
 
@@ -225,6 +231,12 @@ class PersistentShell:
 
     def _interrupt(self, timeout: float) -> ShellResult:
         partial = getattr(self, "_partial", b"")
+        shell = _find_shell(self.pid, descendants(self.pid))
+        if shell is not None:
+            try:
+                os.kill(shell, signal.SIGUSR1)
+            except ProcessLookupError:
+                pass
         killed = kill_descendants(self.pid, exclude_shell=True)
         try:  # with nothing to kill the shell itself is busy (a builtin loop): restart it at once
             res = self._read_until_marker(5.0 if killed else 0.2)
