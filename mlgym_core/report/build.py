@@ -90,6 +90,10 @@ def build(runs: Sequence[Run], k: int = 4, methods: Sequence[str] | None = None,
           warnings: list[str] | None = None, installed: dict[str, TaskInfo] | None = None) -> Built:
     """Group runs into methods and tasks and compute both score tables.
 
+    Each (method, task) cell uses its first ``k`` runs by run index (``_run_<k>`` suffix, else
+    name); a run with no score still takes one of the k places. The baseline comes from the
+    first run directory (by path) whose results.json baseline has the priority metric.
+
     Our runs of an agent literally named ``baseline`` are relabelled ``baseline-agent`` so they
     do not collide with the baseline row.
     """
