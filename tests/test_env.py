@@ -1,0 +1,150 @@
+"""The gymnasium environment with the local runtime on the game tasks: MLGym's step semantics."""
+
+from __future__ import annotations
+
+import gymnasium as gym
+import pytest
+
+import mlgym_core
+from mlgym_core.env import MLGymEnv
+
+from .conftest import needs_games
+
+pytestmark = needs_games
+
+ALWAYS_ZERO = "cat > strategy.py <<'EOF'\ndef row_strategy(history):\n    return 0\nEOF"
+
+
+@pytest.fixture
+def env():
+    e = MLGymEnv("battleOfSexes", max_steps=6)
+    e.reset(seed=1)
+    yield e
+    e.close()
+
+
+def test_gymnasium_make_registered_env():
+    mlgym_core.register_envs()
+    e = gym.make("mlgym/battleOfSexes", runtime="local", max_steps=50)
+    try:
+        obs, info = e.reset(seed=3)
+        assert isinstance(obs, str) and "Battle of the Sexes" in obs
+        assert info["task_id"] == "battleOfSexes" and info["step"] == 0
+        obs, reward, term, trunc, info = e.step("echo hello")
+        assert (obs, reward, term, trunc) == ("hello\n", 0.0, False, False)
+        assert info["step"] == 1 and info["scores"] == [] and "step_s" in info["timings"]
+    finally:
+        e.close()
+
+
+def test_workspace_path_and_cwd_persist(env):
+    obs, *_ = env.step("pwd; ls")
+    assert obs.splitlines()[0] == "/home/agent/workspace"
+    assert {"strategy.py", "target.py", "evaluate.py", "gamerunner.py"} <= set(obs.split())
+    env.step("mkdir -p sub && cd sub && export FOO=bar")
+    obs, _, _, _, info = env.step("pwd; echo $FOO")
+    assert obs == "/home/agent/workspace/sub\nbar\n" and info["cwd"] == "/home/agent/workspace/sub"
+
+
+def test_validate_then_submit_with_reward(env):
+    obs, r0, term, _, info = env.step("validate")
+    assert not term and "Evaluation Score: {'Score'" in obs and "Baseline Score" in obs
+    first = info["scores"][0]["Score"]
+    assert abs(first - 1.0227) < 0.05
+    env.step(ALWAYS_ZERO)
+    obs, reward, term, trunc, info = env.step("validate")
+    best = info["scores"][1]["Score"]
+    assert best > 1.3  # always 0 against a partner who follows our first move 80%: ~1.44
+    assert reward == pytest.approx(best - max(first, 1.0226699113845825), abs=1e-9)
+    obs, reward, term, trunc, info = env.step("submit")
+    assert (obs, term, trunc) == ("Exited (submit)", True, False)
+    assert info["exit_status"] == "submitted" and len(info["scores"]) == 3
+    assert info["submission"] == "/home/agent/workspace/strategy.py"
+    with pytest.raises(mlgym_core.MlgymError):
+        env.step("echo after the end")
+
+
+def test_max_steps_autosubmits_without_running_the_action(env):
+    for _ in range(6):
+        env.step("true")
+    obs, _, term, trunc, info = env.step("touch should_not_exist")
+    assert obs == "Exited (max_steps)" and trunc and not term
+    assert info["exit_status"] == "autosubmission (max_steps)" and len(info["scores"]) == 1
+    assert not (env.workspace_host / "should_not_exist").exists()
+
+
+@pytest.mark.parametrize("action, status", [("skip", "skipped"), ("exit_forfeit", "exit_forfeit")])
+def test_voluntary_ends_do_not_evaluate(env, action, status):
+    _, _, term, _, info = env.step(action)
+    assert term and info["exit_status"] == status and info["scores"] == []
+
+
+@pytest.mark.parametrize("reason", ["exit_cost", "exit_context", "exit_format", "exit_api", "exit_error"])
+def test_exit_actions_autosubmit(env, reason):
+    obs, _, term, _, info = env.step(reason)
+    assert obs == f"Exited ({reason})" and term and info["exit_status"] == f"autosubmission ({reason})"
+
+
+def test_submission_not_found(env):
+    obs, _, term, _, _ = env.step("rm strategy.py; validate")
+    assert not term and "No valid submission artefact found" in obs
+    obs, _, term, _, info = env.step("submit")
+    assert term and info["exit_status"] == "submission_not_found (submit)" and info["scores"] == []
+
+
+def test_crashing_strategy_is_an_evaluation_format_error(env):
+    env.step("echo 'def row_strategy(history):\n    raise ValueError(42)' > strategy.py")
+    obs, *_ = env.step("validate")
+    assert "Failed to decode metrics" in obs
+    _, _, _, _, info = env.step("submit")
+    assert info["exit_status"] == "evaluation_format_error (submit)"
+
+
+def test_invalid_move_fails_evaluation(env):
+    env.step("echo 'def row_strategy(history):\n    return 7' > strategy.py")
+    _, _, _, _, info = env.step("submit")
+    assert info["exit_status"] == "evaluation_format_error (submit)"
+
+
+def test_timeout_selection_and_session_survives():
+    e = MLGymEnv("battleOfSexes", short_timeout=1, training_timeout=3)
+    e.reset()
+    try:
+        obs, *_ = e.step("sleep 2; echo short")
+        assert "EXECUTION TIMED OUT" in obs and "short" not in obs
+        obs, *_ = e.step("python -c 'import time; time.sleep(2); print(\"long ok\")'")
+        assert "long ok" in obs  # commands running python get the training timeout
+        assert e.step("echo alive")[0] == "alive\n"
+    finally:
+        e.close()
+
+
+def test_malformed_edit_without_end_marker_runs_nothing(env):
+    from mlgym_core import ToolSpec
+
+    env._end_names = {"edit": "end_of_edit"}
+    obs, *_ = env.step("edit 1:2\nprint('x')")
+    assert obs.startswith("Malformed edit command")
+    cmd, problem = env._prepare_command("edit 1:2\nx = 1\nend_of_edit")
+    assert problem == "" and cmd.splitlines()[0] == "edit 1:2 << 'end_of_edit'"
+    assert ToolSpec  # the rewrite is driven by ToolSpec.end_name
+
+
+def test_bad_agent_input_keeps_the_episode_going():
+    env = MLGymEnv("battleOfSexes", max_steps=20)
+    env.reset()
+    for action in ("head -c 3000000 /dev/urandom", "cat /bin/ls", "printf '\\xff\\xfe'", "yes | head -c 500000",
+                   "rm -rf /home/agent/workspace/* /home/agent/workspace/.[!.]*", "exit 1"):
+        obs, _, term, _, _ = env.step(action)
+        assert not term and isinstance(obs, str)
+        assert len(obs) < 110_000
+    assert env.step("echo alive")[0] == "alive\n"
+    env.close()
+
+
+def test_reset_gives_a_fresh_workspace(env):
+    env.step("echo junk > junk.txt")
+    old = env.workspace_host
+    env.reset()
+    assert env.workspace_host != old and not old.exists()
+    assert "junk.txt" not in env.step("ls")[0]
