@@ -124,8 +124,13 @@ class _Interrupted(BaseException):
     pass
 
 
-def run_episode(spec: RunSpec, *, env: MLGymEnv | None = None, on_step: Any = None) -> dict[str, Any]:
-    """Run one episode; write ``<taskId>.traj``, ``results.json`` and ``run.json``; return run.json."""
+def run_episode(spec: RunSpec, *, env: MLGymEnv | None = None, on_step: Any = None,
+                wrap_model: Any = None) -> dict[str, Any]:
+    """Run one episode; write ``<taskId>.traj``, ``results.json`` and ``run.json``; return run.json.
+
+    ``wrap_model(model)``, when given, returns the object the agent calls instead of the backend
+    (``mlgym bench`` enforces its total cost limit this way).
+    """
     from .registry import get_agent, get_model_backend, get_task
 
     task_spec = get_task(spec.task)
@@ -138,6 +143,8 @@ def run_episode(spec: RunSpec, *, env: MLGymEnv | None = None, on_step: Any = No
         if not sep:
             raise ConfigError(f"--model must be BACKEND:NAME (e.g. openai:gpt-4o), got '{spec.model}'")
         model = get_model_backend(backend).factory(name, task_id=task_spec.id, **spec.model_options)
+        if wrap_model is not None:
+            model = wrap_model(model)
     out = Path(spec.output)
     out.mkdir(parents=True, exist_ok=True)
     run_dir = out / run_name_for(spec, task_spec.id, out)
