@@ -221,15 +221,18 @@ def _do_run(spec: Any) -> None:
 @click.option("--agent", required=True, help="Agent name (mlgym list agents).")
 @click.option("--model", default=None, help="BACKEND:NAME, e.g. openai:gpt-4o or scripted:replies.json.")
 @click.option("--cost-limit", type=float, default=None, help="Per-episode cost limit in USD.")
+@click.option("--model-option", "model_options", multiple=True,
+              help="Model backend option KEY=VALUE (value as YAML), e.g. temperature=0.2.")
 def run_cmd(task: str, agent: str, model: str | None, runtime: str, max_steps: int, seed: int, scale: str,
             output: str, workspace_from: str | None, options: tuple[str, ...], short_timeout: float | None,
-            training_timeout: float | None, cost_limit: float | None) -> None:
+            training_timeout: float | None, cost_limit: float | None, model_options: tuple[str, ...] = ()) -> None:
     """Run one episode and write its trajectory, results.json and run.json."""
     from .run import RunSpec
 
     _do_run(RunSpec(task=task, agent=agent, model=model, runtime=runtime, max_steps=max_steps, seed=seed,
                     scale=scale, output=output, workspace_from=workspace_from, agent_options=_parse_options(options),
-                    short_timeout=short_timeout, training_timeout=training_timeout, cost_limit=cost_limit))
+                    short_timeout=short_timeout, training_timeout=training_timeout, cost_limit=cost_limit,
+                    model_options=_parse_options(model_options)))
 
 
 @cli.command("replay")

@@ -219,6 +219,7 @@ def run_episode(spec: RunSpec, *, env: MLGymEnv | None = None, on_step: Any = No
         scores = list(env.scores)
         record.update(exit_status=env.exit_status, scores=scores, steps=len(episode.traj["trajectory"]),
                       cost=dict(episode.stats))
+        record["warnings"].extend(str(w) for w in (getattr(model, "warnings", None) or ()))
         record["timings"].update(ended=ended.isoformat(), wall_s=round(time.perf_counter() - t0, 3))
         metric = task_spec.metric
         vals = [s[metric] for s in scores if metric in s]
