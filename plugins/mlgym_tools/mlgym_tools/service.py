@@ -1,0 +1,97 @@
+"""A host-side service reached from the sandbox over a unix socket.
+
+One request per connection: the client sends one JSON object ``{"op": ..., "args": {...}}``
+and closes its writing side; the service answers one JSON object ``{"ok": bool, "output": str,
+"data": ...}`` and closes. Exceptions become one ``Error: ...`` line, never a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socketserver
+import tempfile
+import threading
+from pathlib import Path
+from typing import Any
+
+MAX_REQUEST = 1 << 20
+
+
+class ServiceError(Exception):
+    """An expected failure, shown to the agent as one line."""
+
+
+class _Handler(socketserver.StreamRequestHandler):
+    def handle(self) -> None:
+        service: SocketService = self.server.service  # type: ignore[attr-defined]
+        raw = self.rfile.read(MAX_REQUEST)
+        try:
+            req = json.loads(raw.decode("utf-8"))
+            op, args = str(req["op"]), dict(req.get("args") or {})
+        except (ValueError, KeyError, TypeError):
+            reply: dict[str, Any] = {"ok": False, "output": "Error: malformed request to the service"}
+        else:
+            try:
+                reply = service.handle(op, args)
+            except ServiceError as exc:
+                reply = {"ok": False, "output": f"Error: {exc}"}
+            except Exception as exc:  # a bug or an unexpected library error: still one line
+                reply = {"ok": False, "output": f"Error: {op} failed: {type(exc).__name__}: {exc}".splitlines()[0]}
+        self.wfile.write(json.dumps(reply).encode("utf-8"))
+
+
+class _Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+
+class SocketService:
+    """Base class: binds ``<socket_dir>/<name>.sock`` and serves requests on a thread."""
+
+    name = "service"
+
+    def __init__(self, socket_dir: str | os.PathLike[str]) -> None:
+        self.socket_path = Path(socket_dir) / f"{self.name}.sock"
+        self.socket_path.parent.mkdir(parents=True, exist_ok=True)
+        if self.socket_path.exists():
+            self.socket_path.unlink()
+        self._tmpdir: str | None = None
+        if len(str(self.socket_path)) < 100:
+            self._server = _Server(str(self.socket_path), _Handler)
+        else:  # unix socket paths are limited to ~108 bytes: bind short, then rename into place
+            self._tmpdir = tempfile.mkdtemp(prefix="mlgym-")
+            short = os.path.join(self._tmpdir, "s")
+            self._server = _Server(short, _Handler)
+            os.rename(short, self.socket_path)
+        os.chmod(self.socket_path, 0o600)
+        self._server.service = self  # type: ignore[attr-defined]
+        self._thread = threading.Thread(target=self._server.serve_forever, name=f"mlgym-{self.name}",
+                                        daemon=True)
+        self._thread.start()
+
+    def handle(self, op: str, args: dict[str, Any]) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
+        try:
+            self.socket_path.unlink()
+        except OSError:
+            pass
+        if self._tmpdir:
+            try:
+                os.rmdir(self._tmpdir)
+            except OSError:
+                pass
+
+
+def option(options: dict[str, Any], key: str, env: str, default: Any) -> Any:
+    """A tool option: the episode's tool_options first, then the environment variable, then the default."""
+    if options.get(key) not in (None, ""):
+        return options[key]
+    if os.environ.get(env):
+        return os.environ[env]
+    return default
