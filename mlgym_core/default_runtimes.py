@@ -273,12 +273,15 @@ class LocalRuntime:
             cg = _PidsCgroup(config.pids)
         else:
             env["HOME"] = str(config.folder)
-            for dest, host in config.ro_binds.items():
+            command = config.command
+            for dest, host in sorted(config.ro_binds.items(), key=lambda kv: -len(kv[0])):
                 if dest.startswith(WORKSPACE + "/"):
                     link = config.folder / dest[len(WORKSPACE) + 1:]
                     if not link.exists():
                         link.symlink_to(host)
-            argv = ["/bin/bash", "--noprofile", "--norc", "-c", config.command.replace(WORKSPACE, str(config.folder))]
+                else:
+                    command = command.replace(dest, str(host))
+            argv = ["/bin/bash", "--noprofile", "--norc", "-c", command.replace(WORKSPACE, str(config.folder))]
             cwd = str(config.folder)
             cg = None
         t0 = time.monotonic()

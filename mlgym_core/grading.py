@@ -9,7 +9,7 @@ import tempfile
 from pathlib import Path
 
 from .errors import MlgymError
-from .sandbox import GradeConfig
+from .sandbox import GRADER_DIR, GradeConfig
 from .task import Task
 
 
@@ -28,6 +28,8 @@ def grade(task: Task, runtime: object, workspace: Path, *, devices: tuple[str, .
     try:
         folder = root / "workspace"
         folder.mkdir()
+        grader = root / "grader"
+        grader.mkdir()
         for rel in task.artifact_files(workspace):
             dst = folder / rel
             dst.parent.mkdir(parents=True, exist_ok=True)
@@ -36,10 +38,10 @@ def grade(task: Task, runtime: object, workspace: Path, *, devices: tuple[str, .
                 continue
             shutil.copyfile(src, dst)
             dst.chmod(stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)
-        task.layout_grader(folder)  # the pristine evaluator wins over any same-named agent file
+        task.layout_grader(grader)
         res = runtime.grade(GradeConfig(  # type: ignore[attr-defined]
             folder=folder, command=task.evaluate_command(), timeout=task.eval_timeout(),
-            ro_binds=task.grader_binds(), devices=devices, pids=task.spec.resources.pids,
+            ro_binds={GRADER_DIR: grader, **task.grader_binds()}, devices=devices, pids=task.spec.resources.pids,
             memory_gb=task.spec.resources.memory_gb, hide=hide))
     finally:
         _rmtree(root)

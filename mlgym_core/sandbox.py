@@ -12,6 +12,8 @@ AGENT_HOME = "/home/agent"
 WORKSPACE = "/home/agent/workspace"
 TOOLS_DIR = "/home/agent/commands"
 SERVICES_DIR = "/home/agent/.mlgym"
+GRADER_DIR = "/home/agent/grader"
+"""Where the grading sandbox mounts the pristine evaluator, read-only, apart from the artifacts."""
 
 
 @dataclass

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import EvaluationFormatError, MlgymError, SubmissionNotFoundError
-from .sandbox import WORKSPACE
+from .sandbox import GRADER_DIR, WORKSPACE
 from .specs import TaskSpec
 
 
@@ -83,7 +83,10 @@ class Task:
             _copy(self.folder / rel, workspace / rel)
 
     def layout_grader(self, folder: Path) -> None:
-        """Copy the pristine evaluator, its support files and the hidden files into ``folder``."""
+        """Copy the pristine evaluator, its support files and the hidden files into ``folder``.
+
+        ``folder`` is mounted read-only at /home/agent/grader, apart from the artifacts in the
+        workspace, so nothing the agent wrote (a ``json.py``, a ``target.py``) can shadow it."""
         for rel in (self.spec.evaluator, *self.spec.grader_files, *self.spec.hidden_files):
             _copy(self.folder / rel, folder / rel)
 
@@ -114,7 +117,7 @@ class Task:
 
     def evaluate_command(self) -> str:
         args = f" {self.spec.evaluate_args}" if self.spec.evaluate_args else ""
-        return f"python {self.spec.evaluator}{args}"
+        return f"python {GRADER_DIR}/{self.spec.evaluator}{args}"
 
     def eval_timeout(self) -> float:
         return float(self.spec.eval_timeout or self.spec.training_timeout)

@@ -1,0 +1,152 @@
+"""Executors of a bench: ``local`` (a process pool on this machine) and ``ray`` (a Ray cluster).
+
+Both take jobs with ``submit`` and hand back finished ones with ``wait``, as (handle, result)
+pairs; a result is what :func:`worker.run_job` returns, or ``{"error": ..., "infra": True}``
+when the executor lost the job (worker killed, node died).
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor
+from concurrent.futures import wait as fwait
+from concurrent.futures.process import BrokenProcessPool
+from typing import Any
+
+from ..errors import ConfigError
+from .worker import init_worker, run_job
+
+
+class LocalExecutor:
+    """A pool of worker processes (forkserver: each starts from a clean, preloaded interpreter)."""
+
+    name = "local"
+
+    def __init__(self, workers: int, spend_handle: dict[str, Any] | None, total_limit: float | None) -> None:
+        if workers < 1:
+            raise ConfigError(f"--workers must be at least 1, got {workers}")
+        self.workers = workers
+        self.spend_handle = spend_handle
+        self.total_limit = total_limit
+        self.ctx = mp.get_context("forkserver")
+        self.ctx.set_forkserver_preload(["mlgym_core.bench.worker", "mlgym_core.run"])
+        self.pool = self._new_pool()
+
+    def _new_pool(self) -> ProcessPoolExecutor:
+        return ProcessPoolExecutor(self.workers, mp_context=self.ctx, initializer=init_worker)
+
+    @property
+    def capacity(self) -> int:
+        return self.workers
+
+    def submit(self, job: dict[str, Any], cpus: float, gpus: int) -> Future:
+        try:
+            return self.pool.submit(run_job, job, self.spend_handle, self.total_limit)
+        except BrokenProcessPool:
+            self.pool = self._new_pool()
+            return self.pool.submit(run_job, job, self.spend_handle, self.total_limit)
+
+    def wait(self, handles: list[Future], timeout: float) -> list[tuple[Future, dict[str, Any]]]:
+        done, _ = fwait(handles, timeout=timeout, return_when=FIRST_COMPLETED)
+        out = []
+        broken = False
+        for f in done:
+            try:
+                out.append((f, f.result()))
+            except BrokenProcessPool as exc:
+                broken = True
+                out.append((f, {"error": f"executor lost: a worker process died ({exc})", "infra": True}))
+            except Exception as exc:
+                out.append((f, {"error": f"executor lost: {type(exc).__name__}: {exc}", "infra": True}))
+        if broken:
+            self.pool.shutdown(wait=False, cancel_futures=True)
+            self.pool = self._new_pool()
+        return out
+
+    def close(self, cancel: bool = False) -> None:
+        if cancel:
+            for p in list(getattr(self.pool, "_processes", {}).values()):
+                try:
+                    p.terminate()
+                except Exception:
+                    pass
+        self.pool.shutdown(wait=not cancel, cancel_futures=True)
+
+
+def _ray_run(job: dict[str, Any], spend_handle: dict[str, Any] | None, total_limit: float | None) -> dict:
+    return run_job(job, spend_handle, total_limit)
+
+
+class _SpendActor:
+    def __init__(self, prior: float) -> None:
+        self.prior = prior
+        self.slots: dict[str, float] = {}
+
+    def set(self, key: str, value: float) -> None:
+        self.slots[key] = value
+
+    def total(self) -> float:
+        return self.prior + sum(self.slots.values())
+
+
+class RayExecutor:
+    """Each episode is a Ray task with the task's ``num_cpus`` and ``num_gpus``.
+
+    Connects to ``address`` (or RAY_ADDRESS); without one it starts a local Ray for the bench
+    (``num_cpus`` = the workers asked for) and stops it at the end.
+    """
+
+    name = "ray"
+
+    def __init__(self, workers: int | None, address: str | None, prior_spend: float,
+                 total_limit: float | None, gpus: int | None = None) -> None:
+        try:
+            import ray
+        except ImportError:
+            raise ConfigError("--executor ray needs Ray: pip install 'mlgym-core[ray]'") from None
+        self.ray = ray
+        address = address or os.environ.get("RAY_ADDRESS")
+        self.started = False
+        if not ray.is_initialized():
+            kw: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False, "configure_logging": False}
+            if address:
+                ray.init(address=address, **kw)
+            else:
+                ray.init(num_cpus=workers or os.cpu_count() or 1, num_gpus=gpus or 0, **kw)
+                self.started = True
+        cluster_cpus = int(ray.cluster_resources().get("CPU", 1))
+        self.workers = workers or cluster_cpus
+        self.total_limit = total_limit
+        self.spend_handle: dict[str, Any] | None = None
+        self.spend: Any = None
+        if total_limit:
+            from .spend import _ActorSpend
+
+            actor = ray.remote(num_cpus=0)(_SpendActor).remote(prior_spend)
+            self.spend_handle = {"kind": "actor", "actor": actor}
+            self.spend = _ActorSpend(actor)
+        self.remote = ray.remote(max_retries=0)(_ray_run)
+        self._refs: dict[Any, Any] = {}
+
+    @property
+    def capacity(self) -> int:
+        return self.workers
+
+    def submit(self, job: dict[str, Any], cpus: float, gpus: int) -> Any:
+        return self.remote.options(num_cpus=cpus, num_gpus=gpus).remote(job, self.spend_handle, self.total_limit)
+
+    def wait(self, handles: list[Any], timeout: float) -> list[tuple[Any, dict[str, Any]]]:
+        ready, _ = self.ray.wait(handles, num_returns=1, timeout=timeout)
+        out = []
+        for ref in ready:
+            try:
+                out.append((ref, self.ray.get(ref)))
+            except Exception as exc:  # worker crashed, node died, task cancelled
+                out.append((ref, {"error": f"executor lost: {type(exc).__name__}: {str(exc)[:300]}",
+                                  "infra": True}))
+        return out
+
+    def close(self, cancel: bool = False) -> None:
+        if self.started:
+            self.ray.shutdown()

@@ -1,0 +1,92 @@
+"""What runs one episode of a bench, in a worker process (pool or Ray): returns the run directory's files.
+
+The worker writes the episode into a private temporary folder and sends every file back; the
+driver writes them into the bench folder, so a worker's disk never holds the only copy.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+INFRA_STATUSES = ("early_exit", "interrupted")
+INFRA_ERRORS = ("SandboxError", "ShellDied", "OSError", "ConnectionError", "TimeoutError", "BrokenPipeError",
+                "DockerException", "APIError")
+
+
+def infra_status(exit_status: str) -> bool:
+    """Whether an episode's exit status says the infrastructure failed (not the agent)."""
+    if exit_status in INFRA_STATUSES:
+        return True
+    if exit_status.startswith("unknown_error ("):
+        kind = exit_status[len("unknown_error ("):].split(":", 1)[0]
+        return kind in INFRA_ERRORS
+    return False
+
+
+def init_worker() -> None:
+    """Pool initializer: die with the parent, leave Ctrl-C to the driver, load plugins once."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    from ..plugins import plugin_manager
+
+    plugin_manager()
+
+
+def _files(run_dir: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(run_dir)): p.read_bytes() for p in sorted(run_dir.rglob("*")) if p.is_file()}
+
+
+def run_job(job: dict[str, Any], spend_handle: dict[str, Any] | None = None,
+            total_limit: float | None = None) -> dict[str, Any]:
+    """Run one planned episode; never raises for the episode's own failures."""
+    from ..errors import MlgymError
+    from ..run import RunSpec, run_episode
+    from .spend import CostGuard, open_spend
+
+    t0 = time.perf_counter()
+    tmp = Path(tempfile.mkdtemp(prefix="mlgym-bench-"))
+    eid, key = job["id"], f"{job['id']}.{job.get('attempt', 1)}"
+    spend = open_spend(spend_handle) if total_limit else None
+    fields = dict(job["spec"])
+    if job.get("gpus") and not fields.get("devices"):
+        try:  # under Ray: the GPUs Ray assigned to this task
+            import ray
+
+            fields["devices"] = tuple(str(int(g)) for g in ray.get_gpu_ids())
+        except Exception:
+            pass
+    out: dict[str, Any] = {"id": eid, "host": os.uname().nodename, "pid": os.getpid()}
+    try:
+        spec = RunSpec(**fields, output=str(tmp), run_name=eid)
+
+        def on_step(episode: Any, _reward: float) -> None:
+            if spend is not None:
+                spend.set(key, float(episode.stats.get("total_cost") or 0.0))
+
+        wrap = (lambda m: CostGuard(m, spend, key, float(total_limit))) if spend is not None else None
+        record = run_episode(spec, on_step=on_step, wrap_model=wrap)
+        out["record"] = record
+        out["files"] = _files(Path(record["run_dir"]))
+        out["infra"] = infra_status(str(record.get("exit_status") or ""))
+    except KeyboardInterrupt:
+        out.update(error="interrupted", infra=True)
+    except MlgymError as exc:
+        name = type(exc).__name__
+        out.update(error=f"{name}: {exc}", infra=name in INFRA_ERRORS)
+    except Exception as exc:
+        out.update(error=f"{type(exc).__name__}: {exc}", infra=isinstance(exc, OSError))
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    out["worker_s"] = time.perf_counter() - t0
+    return out
