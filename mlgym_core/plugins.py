@@ -20,6 +20,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "mlgym_core.default_agents",
     "mlgym_core.default_tools",
     "mlgym_core.default_metrics",
+    "mlgym_core.default_bench",
 )
 
 

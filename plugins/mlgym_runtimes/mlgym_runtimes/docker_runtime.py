@@ -1,0 +1,442 @@
+"""The ``docker`` runtime: one container per episode, one persistent bash in it, graders in fresh containers.
+
+The agent's container: workspace bind-mounted from the host folder core laid out (so core's
+grading copies artifacts from the host), user ``agent`` (uid 1000), ``--network none``, a
+read-only root filesystem with tmpfs /tmp and /home/agent, every capability dropped,
+no-new-privileges, memory/CPU/pids limits, GPUs through device requests. Task package
+folders are never mounted, so hidden files cannot be seen. Containers carry labels naming
+the owning process; a watcher process removes them when the owner dies, even by SIGKILL,
+and :func:`reap` (``mlgym gc``) removes those of dead owners.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import socket
+import subprocess
+import sys
+import tarfile
+import time
+from pathlib import Path
+from typing import Any
+
+from mlgym_core import GradeConfig, GradeResult, SandboxConfig, SandboxError
+from mlgym_core.sandbox import AGENT_HOME, SERVICES_DIR, TOOLS_DIR, WORKSPACE
+from mlgym_core.shell import _BOOTSTRAP, PersistentShell, ShellDied, ShellResult
+
+DEFAULT_IMAGE = "mlgym-agent:latest"
+AGENT_UID = 1000
+LABEL_OWNER = "mlgym.owner_pid"
+LABEL_HOST = "mlgym.owner_host"
+LABEL_START = "mlgym.owner_start"
+LABEL_ROLE = "mlgym.role"
+SAFE_ENV = ("LANG", "LC_ALL", "TZ", "OMP_NUM_THREADS")
+
+# Kill every descendant of the session's bash (given as argv[1]) inside the container.
+_KILLER = r"""
+import os, signal, sys
+root = int(sys.argv[1]); kids = {}
+try:
+    os.kill(root, signal.SIGUSR1)  # the shell skips the rest of the timed-out command
+except OSError:
+    pass
+for n in os.listdir('/proc'):
+    if n.isdigit():
+        try:
+            s = open(f'/proc/{n}/stat', 'rb').read()
+        except OSError:
+            continue
+        kids.setdefault(int(s[s.rfind(b')') + 2:].split()[1]), []).append(int(n))
+todo, found = [root], []
+while todo:
+    for c in kids.get(todo.pop(), ()):
+        found.append(c); todo.append(c)
+me = os.getpid()
+for p in found:
+    if p != me:
+        try:
+            os.kill(p, signal.SIGKILL)
+        except OSError:
+            pass
+print(len(found))
+"""
+
+
+def _proc_start(pid: int) -> str:
+    """The start time of a process (clock ticks since boot): tells a reused pid from its owner."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            s = f.read()
+        return s[s.rfind(b")") + 2:].split()[19].decode()
+    except (OSError, IndexError):
+        return ""
+
+
+def owner_alive(labels: dict[str, str]) -> bool:
+    """Whether the process that started a labelled container still runs (on this host)."""
+    if labels.get(LABEL_HOST) not in (None, socket.gethostname()):
+        return True  # another machine's container: not ours to judge
+    try:
+        pid = int(labels.get(LABEL_OWNER, ""))
+    except ValueError:
+        return False
+    start = _proc_start(pid)
+    return bool(start) and start == labels.get(LABEL_START, start)
+
+
+def client(timeout: int = 60) -> Any:
+    """A docker SDK client from the environment (DOCKER_HOST or the default socket)."""
+    try:
+        import docker
+    except ImportError:
+        raise SandboxError("the docker runtime needs the docker SDK: pip install docker") from None
+    try:
+        c = docker.from_env(timeout=timeout)
+        c.ping()
+    except Exception as exc:
+        where = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
+        raise SandboxError(f"docker: no engine reachable at {where}: {type(exc).__name__}: {exc}") from None
+    return c
+
+
+def reap(cl: Any = None, *, all_owners: bool = False, owner: int | None = None) -> list[str]:
+    """Remove mlgym containers whose owner process is dead (or all of them, or one owner's)."""
+    cl = cl or client()
+    removed = []
+    for c in cl.containers.list(all=True, filters={"label": LABEL_OWNER}):
+        labels = c.labels or {}
+        if owner is not None:
+            if labels.get(LABEL_OWNER) != str(owner) or labels.get(LABEL_HOST) != socket.gethostname():
+                continue
+        elif not all_owners and owner_alive(labels):
+            continue
+        try:
+            c.remove(force=True)
+            removed.append(c.name)
+        except Exception:  # already gone (a concurrent reaper)
+            pass
+    return removed
+
+
+_watcher: subprocess.Popen[bytes] | None = None
+_watcher_pid = 0
+
+
+def _ensure_watcher() -> None:
+    """Start (once per process) a watcher that removes this process's containers when it dies.
+
+    The watcher blocks reading a pipe whose only writer is this process: the read returns
+    when this process exits in any way (return, exception, SIGINT, SIGKILL).
+    """
+    global _watcher, _watcher_pid
+    if _watcher is not None and _watcher_pid == os.getpid() and _watcher.poll() is None:
+        return
+    env = dict(os.environ)
+    _watcher = subprocess.Popen([sys.executable, "-m", "mlgym_runtimes.reaper", "--watch", str(os.getpid())],
+                                stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                start_new_session=True, env=env, close_fds=True)
+    _watcher_pid = os.getpid()
+
+
+def _labels(cfg_labels: dict[str, str], role: str) -> dict[str, str]:
+    pid = os.getpid()
+    return {**{str(k): str(v) for k, v in cfg_labels.items()}, LABEL_OWNER: str(pid),
+            LABEL_HOST: socket.gethostname(), LABEL_START: _proc_start(pid), LABEL_ROLE: role,
+            "mlgym.runtime": "docker"}
+
+
+def _env(extra: dict[str, str]) -> dict[str, str]:
+    env = {"HOME": AGENT_HOME, "USER": "agent", "LOGNAME": "agent", "SHELL": "/bin/bash", "TERM": "dumb",
+           "PATH": f"{TOOLS_DIR}:/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "ROOT": AGENT_HOME + "/",
+           "PYTHONDONTWRITEBYTECODE": "1", "PIP_NO_INPUT": "1", "MPLBACKEND": "Agg", "PAGER": "cat",
+           "HF_HUB_OFFLINE": "1", "TQDM_DISABLE": "1"}
+    for k in SAFE_ENV:
+        if k in os.environ:
+            env[k] = os.environ[k]
+    env.update(extra)
+    return env
+
+
+def _gpu_requests(devices: tuple[str, ...]) -> list[Any]:
+    ids = [d for d in devices if d and not d.startswith("cpu")]
+    if not ids:
+        return []
+    import docker.types
+
+    return [docker.types.DeviceRequest(device_ids=ids, capabilities=[["gpu"]])]
+
+
+def _give_to_agent(path: Path, uid: int) -> None:
+    """Make a host folder writable by the container's user (chown when we are root)."""
+    if os.geteuid() == 0:
+        for p in [path, *path.rglob("*")]:
+            try:
+                os.lchown(p, uid, uid)
+            except OSError:
+                pass
+    else:
+        path.chmod(0o777)
+
+
+def _readable(path: Path) -> None:
+    """Let the container's user traverse and read a host folder core created with mkdtemp (0700)."""
+    try:
+        st = path.stat()
+        path.chmod(st.st_mode | 0o055)
+    except OSError:
+        pass
+
+
+def _mount(target: str, source: Path, read_only: bool) -> Any:
+    import docker.types
+
+    return docker.types.Mount(target=target, source=str(source), type="bind", read_only=read_only)
+
+
+class DockerShell(PersistentShell):
+    """The persistent shell over ``docker exec -i``; a timeout kills processes inside the container."""
+
+    def __init__(self, container_id: str, user: str, **kw: Any) -> None:
+        self.container_id = container_id
+        self.user = user
+        self.shell_pid = 0
+        argv = ["docker", "exec", "-i", "-u", user, "-w", WORKSPACE, container_id, "bash", "--noprofile", "--norc"]
+        super().__init__(argv, **kw)
+
+    def _start(self) -> None:
+        """Like PersistentShell's, but the command text shares stdin (fd 3 is a dup of it).
+
+        ``docker exec`` forwards only stdin/stdout; bash reads a script from a pipe byte by byte,
+        so the control line and the NUL-terminated command text can follow each other on one pipe.
+        """
+        import secrets
+
+        self.nonce = secrets.token_hex(8)
+        self._marker = ("\x1e" + self.nonce + ":").encode()
+        self.proc = subprocess.Popen(self.argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=subprocess.STDOUT, env=self.env, start_new_session=True, bufsize=0)
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self._wfd = os.dup(self.proc.stdin.fileno())
+        self._fd = self.proc.stdout.fileno()
+        os.set_blocking(self._fd, False)
+        boot = (_BOOTSTRAP.replace("@NONCE@", self.nonce).replace("@MOVEFD@", "3<&0")
+                + "echo __mlgym_shell_pid=$$\n" + self.init + "\n__mlgym_done 0\n")
+        self._write(boot.encode())
+        res = self._read_until_marker(60.0)
+        if res is None:
+            self.kill()
+            raise ShellDied("the container's shell did not start within 60 s")
+        out, rc_s, _cwd, _trunc = res
+        text = out.decode("utf-8", "replace")
+        if rc_s != "0":
+            self.kill()
+            raise ShellDied(f"the container's shell failed to start: {text.strip()[-500:]}")
+        lines = text.splitlines()
+        for line in lines:
+            if line.startswith("__mlgym_shell_pid="):
+                self.shell_pid = int(line.split("=", 1)[1])
+        self.startup_output = "\n".join(x for x in lines if not x.startswith("__mlgym_shell_pid="))
+
+    def _kill_inside(self) -> int:
+        if not self.shell_pid:
+            return 0
+        try:
+            out = subprocess.run(["docker", "exec", "-u", self.user, self.container_id, "python3", "-c", _KILLER,
+                                  str(self.shell_pid)], capture_output=True, timeout=30, env=self.env)
+            return int(out.stdout.strip() or 0)
+        except (subprocess.TimeoutExpired, ValueError, OSError):
+            return 0
+
+    def _interrupt(self, timeout: float) -> ShellResult:
+        partial = getattr(self, "_partial", b"")
+        killed = self._kill_inside()
+        try:
+            res = self._read_until_marker(5.0 if killed else 0.2)
+        except ShellDied:
+            res = None
+        note = f"\nEXECUTION TIMED OUT BECAUSE THE COMMAND WAS RUNNING FOR MORE THAN {timeout:g} SECONDS."
+        text = partial.decode("utf-8", "replace")
+        if res is None:
+            self.restart()
+            return ShellResult(text + note + "\n(the shell was restarted in the workspace; variables and the "
+                               "working directory were reset)", -1, timed_out=True, restarted=True)
+        out, _rc, cwd, dropped = res
+        return ShellResult(text + out.decode("utf-8", "replace") + note, 137, timed_out=True, cwd=cwd,
+                           truncated_bytes=dropped)
+
+
+class DockerSandbox:
+    """One episode's container plus its persistent shell."""
+
+    isolation = "docker"
+
+    def __init__(self, runtime: DockerRuntime, config: SandboxConfig) -> None:
+        self.runtime = runtime
+        self.config = config
+        self.workspace_host: Path | None = config.workspace
+        self.container: Any = None
+        self.shell: DockerShell | None = None
+        uid = runtime.uid
+        _give_to_agent(config.workspace, uid)
+        mounts = [_mount(WORKSPACE, config.workspace, False)]
+        for rel in config.read_only:
+            host = config.workspace / rel
+            if host.exists():
+                mounts.append(_mount(f"{WORKSPACE}/{rel}", host, True))
+        for dest, host in config.ro_binds.items():
+            mounts.append(_mount(dest, Path(host), True))
+        if config.tools_dir is not None:
+            _readable(config.tools_dir)
+            mounts.append(_mount(TOOLS_DIR, config.tools_dir, True))
+        if config.services_dir is not None:
+            _give_to_agent(config.services_dir, uid)
+            mounts.append(_mount(SERVICES_DIR, config.services_dir, False))
+        _ensure_watcher()
+        self.container = runtime.create(mounts=mounts, env=_env(config.env), network=config.network,
+                                        pids=config.pids, memory_gb=config.memory_gb, cpus=config.cpus,
+                                        devices=config.devices, labels=_labels(config.labels, "agent"),
+                                        command=["sleep", "infinity"])
+        try:
+            self.container.start()
+            self.shell = DockerShell(self.container.id, f"{uid}:{uid}", env=runtime.cli_env,
+                                     output_cap=config.output_cap, init=config.init)
+        except BaseException:
+            self.close()
+            raise
+
+    def run(self, command: str, timeout: float) -> ShellResult:
+        assert self.shell is not None
+        return self.shell.run(command, timeout)
+
+    def _host_path(self, path: str) -> Path | None:
+        if path == WORKSPACE or path.startswith(WORKSPACE + "/") or not path.startswith("/"):
+            return self.config.workspace / path.removeprefix(WORKSPACE).lstrip("/")
+        return None
+
+    def get(self, path: str, dest: Path) -> None:
+        import shutil
+
+        host = self._host_path(path)
+        if host is not None:
+            if host.is_dir():
+                shutil.copytree(host, dest, symlinks=True, dirs_exist_ok=True)
+            else:
+                shutil.copy2(host, dest)
+            return
+        stream, _stat = self.container.get_archive(path)
+        buf = io.BytesIO(b"".join(stream))
+        with tarfile.open(fileobj=buf) as tar:
+            members = tar.getmembers()
+            if len(members) == 1 and members[0].isfile():
+                f = tar.extractfile(members[0])
+                assert f is not None
+                Path(dest).write_bytes(f.read())
+            else:
+                tar.extractall(Path(dest).parent, filter="data")
+
+    def put(self, source: Path, path: str) -> None:
+        import shutil
+
+        host = self._host_path(path)
+        if host is not None:
+            if source.is_dir():
+                shutil.copytree(source, host, dirs_exist_ok=True)
+            else:
+                host.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(source, host)
+            _give_to_agent(host, self.runtime.uid) if host.is_dir() else None
+            return
+        buf = io.BytesIO()
+        with tarfile.open(fileobj=buf, mode="w") as tar:
+            tar.add(str(source), arcname=Path(path).name)
+        self.container.put_archive(str(Path(path).parent), buf.getvalue())
+
+    def close(self) -> None:
+        if self.shell is not None:
+            self.shell.kill()
+            self.shell = None
+        if self.container is not None:
+            try:
+                self.container.remove(force=True)
+            except Exception:
+                pass
+            self.container = None
+
+
+class DockerRuntime:
+    """Sandboxes and graders in Docker containers (``--runtime docker``)."""
+
+    name = "docker"
+    isolation = "docker"
+
+    def __init__(self, image: str | None = None) -> None:
+        self.image = image or os.environ.get("MLGYM_IMAGE", DEFAULT_IMAGE)
+        self.client = client()
+        try:
+            self.client.images.get(self.image)
+        except Exception:
+            raise SandboxError(f"docker: image '{self.image}' not found; build it with `mlgym image build` "
+                               "(or set MLGYM_IMAGE)") from None
+        self.uid = AGENT_UID if os.geteuid() == 0 else os.geteuid()
+        self.cli_env = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "DOCKER_HOST",
+                                                                     "DOCKER_CONFIG", "DOCKER_CERT_PATH",
+                                                                     "DOCKER_TLS_VERIFY", "DOCKER_CONTEXT")}
+        try:
+            reap(self.client)
+        except Exception:
+            pass
+
+    def create(self, *, mounts: list[Any], env: dict[str, str], network: bool, pids: int,
+               memory_gb: float | None, cpus: float | None, devices: tuple[str, ...], labels: dict[str, str],
+               command: list[str], read_only: bool = True) -> Any:
+        kw: dict[str, Any] = dict(
+            image=self.image, command=command, user=f"{self.uid}:{self.uid}", working_dir=WORKSPACE,
+            environment=env, mounts=mounts, labels=labels, hostname="mlgym", init=True,
+            network_mode="host" if network else "none", read_only=read_only, cap_drop=["ALL"],
+            security_opt=["no-new-privileges"], pids_limit=int(pids) if pids and pids > 0 else None,
+            tmpfs={"/tmp": "rw,exec,mode=1777", AGENT_HOME: f"rw,exec,uid={self.uid},gid={self.uid},mode=0755"},
+            stdin_open=False, detach=True)
+        if memory_gb:
+            kw["mem_limit"] = f"{int(memory_gb * 1024)}m"
+        if cpus:
+            kw["nano_cpus"] = int(float(cpus) * 1e9)
+        reqs = _gpu_requests(devices)
+        if reqs:
+            kw["device_requests"] = reqs
+        try:
+            return self.client.containers.create(**kw)
+        except Exception as exc:
+            raise SandboxError(f"docker: cannot create a container from '{self.image}': {exc}") from None
+
+    def start(self, config: SandboxConfig) -> DockerSandbox:
+        return DockerSandbox(self, config)
+
+    def grade(self, config: GradeConfig) -> GradeResult:
+        """Run the evaluator in a fresh container that sees only the grading folder and grader binds."""
+        _give_to_agent(config.folder, self.uid)
+        mounts = [_mount(WORKSPACE, config.folder, False)]
+        mounts += [_mount(dest, Path(host), True) for dest, host in config.ro_binds.items()]
+        _ensure_watcher()
+        c = self.create(mounts=mounts, env=_env(config.env), network=False, pids=config.pids,
+                        memory_gb=config.memory_gb, cpus=None, devices=config.devices,
+                        labels=_labels({}, "grader"), command=["bash", "--noprofile", "--norc", "-c", config.command])
+        t0 = time.monotonic()
+        timed_out = False
+        try:
+            c.start()
+            try:
+                rc = int(c.wait(timeout=config.timeout)["StatusCode"])
+            except Exception:  # requests' read timeout
+                timed_out = True
+                c.kill()
+                rc = int(c.wait(timeout=30)["StatusCode"])
+            out = c.logs(stdout=True, stderr=False).decode("utf-8", "replace")
+            if rc != 0 and not out.strip():
+                out = c.logs(stdout=False, stderr=True).decode("utf-8", "replace")[-4000:]
+        finally:
+            try:
+                c.remove(force=True)
+            except Exception:
+                pass
+        return GradeResult(out, rc, timed_out, time.monotonic() - t0)
