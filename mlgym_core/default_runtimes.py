@@ -99,7 +99,7 @@ def bwrap_argv(bwrap: str, *, workspace: Path, ro_binds: dict[str, Path], read_o
     for h in hide:
         if h.is_dir() and any(str(h).startswith(r + "/") for r in _python_roots()):
             a += ["--tmpfs", str(h)]
-    a += ["--chdir", WORKSPACE, "--clearenv"]
+    a += ["--remount-ro", "/", "--chdir", WORKSPACE, "--clearenv"]
     for k, v in env.items():
         a += ["--setenv", k, v]
     return a + ["--"] + command

@@ -17,10 +17,11 @@ from collections.abc import Callable
 from typing import Any
 
 WORKER = r"""
-import json, sys
+import json, os, sys
+out = os.fdopen(os.dup(1), "w")  # the protocol pipe, on a private descriptor
+os.dup2(2, 1)  # anything the agent's code writes to stdout goes to stderr (discarded)
+sys.stdout = sys.stderr
 sys.path.insert(0, sys.argv[1])
-out = sys.stdout
-sys.stdout = sys.stderr  # prints of the agent's code never reach the protocol pipe
 try:
     from strategy import row_strategy
 except BaseException as exc:
@@ -68,7 +69,7 @@ def play(payoff: Callable[[Any, Any], tuple[float, float]], column: Callable[[li
     """Mean over games of the row player's mean payoff per round."""
     _no_inspection()
     random.seed(int.from_bytes(os.urandom(8), "little"))  # unpredictable to the agent
-    worker = subprocess.Popen([sys.executable, "-c", WORKER, os.path.abspath(workspace)],
+    worker = subprocess.Popen([sys.executable, "-I", "-c", WORKER, os.path.abspath(workspace)],
                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                               text=True, bufsize=1, close_fds=True)
     histories: list[list[tuple[Any, Any]]] = [[] for _ in range(games)]
@@ -82,8 +83,8 @@ def play(payoff: Callable[[Any, Any], tuple[float, float]], column: Callable[[li
             if not line:
                 fail("the strategy worker exited without answering")
             msg = json.loads(line)
-            if "error" in msg:
-                fail(msg["error"])
+            if not isinstance(msg, dict) or "error" in msg or "moves" not in msg:
+                fail(str(msg.get("error") if isinstance(msg, dict) else msg)[:500] or "bad worker message")
             rows = msg["moves"]
             if not isinstance(rows, list) or len(rows) != games:
                 fail("the strategy worker returned the wrong number of moves")

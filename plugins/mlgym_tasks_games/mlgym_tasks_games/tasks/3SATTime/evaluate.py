@@ -18,10 +18,11 @@ import time
 
 PENALTY = 1e6
 WORKER = r"""
-import json, sys
-sys.path.insert(0, sys.argv[1])
-out = sys.stdout
+import json, os, sys
+out = os.fdopen(os.dup(1), "w")
+os.dup2(2, 1)
 sys.stdout = sys.stderr
+sys.path.insert(0, sys.argv[1])
 from solver import DPLL
 try:
     from heuristic import heuristic_fn
@@ -53,7 +54,7 @@ def main():
     with open("data/dataset.pkl", "rb") as f:
         instances = pickle.load(f)[3:]
     here = os.path.dirname(os.path.abspath(__file__))
-    worker = subprocess.Popen([sys.executable, "-c", WORKER, here], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+    worker = subprocess.Popen([sys.executable, "-I", "-c", WORKER, here], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                               stderr=subprocess.DEVNULL, text=True, bufsize=1, close_fds=True)
     correct = incorrect = decisions = 0
     total = 0.0
@@ -68,6 +69,8 @@ def main():
                 print("the heuristic worker exited without answering", file=sys.stderr)
                 raise SystemExit(1)
             msg = json.loads(line)
+            if not isinstance(msg, dict) or "sat" not in msg:
+                msg = {"error": f"bad worker message: {str(msg)[:300]}"} if "error" not in msg else msg
             if "error" in msg:
                 print(msg["error"], file=sys.stderr)
                 raise SystemExit(1)

@@ -1,0 +1,160 @@
+"""Grading isolation and the agent's sandbox, each proved by trying it from inside the sandbox."""
+
+from __future__ import annotations
+
+import os
+import socket
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+from mlgym_core.env import MLGymEnv
+
+from .conftest import REPO, SHARED, needs_bwrap, needs_games
+
+pytestmark = [needs_games, needs_bwrap]
+
+
+@pytest.fixture
+def env(monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-SECRET-123")
+    monkeypatch.setenv("HF_TOKEN", "hf_SECRET_456")
+    e = MLGymEnv("battleOfSexes", max_steps=40, short_timeout=5)
+    e.reset()
+    yield e
+    e.close()
+
+
+def sh(env, cmd):
+    return env.step(cmd)[0]
+
+
+def test_isolation_is_recorded(env):
+    assert env.isolation == "bwrap"
+
+
+def test_no_network(env):
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(1)
+    port = srv.getsockname()[1]
+    threading.Thread(target=lambda: srv.accept(), daemon=True).start()
+    try:
+        code = (f"import socket\ntry:\n    socket.create_connection(('127.0.0.1', {port}), timeout=2)\n"
+                f"    print('CONNECTED')\nexcept OSError as e:\n    print('BLOCKED', e)")
+        out = sh(env, f"python -c \"{code}\"")
+        assert "BLOCKED" in out and "CONNECTED" not in out
+        assert "lo" in sh(env, "cat /proc/net/dev") and "eth" not in sh(env, "cat /proc/net/dev")
+    finally:
+        srv.close()
+
+
+def test_no_secrets_in_the_environment(env):
+    out = sh(env, "env")
+    assert "SECRET" not in out and "OPENAI_API_KEY" not in out and "HF_TOKEN" not in out
+    assert "HOME=/home/agent" in out
+
+
+def test_user_home_repo_and_shared_data_are_invisible(env):
+    home = str(Path.home())
+    assert "No such file" in sh(env, f"ls {home}/.bashrc {home}/.cache 2>&1") or home == "/home/agent"
+    assert "No such file" in sh(env, f"ls {REPO} 2>&1")
+    assert "No such file" in sh(env, f"ls {SHARED} 2>&1")
+    assert "No such file" in sh(env, "ls /work /etc/shadow 2>&1")
+    assert sh(env, "ls /home") == "agent\n"
+
+
+def test_system_and_python_are_read_only(env):
+    out = sh(env, f"touch /usr/x {sys.prefix}/x /etc/x 2>&1; echo rc=$?")
+    assert out.count("Read-only file system") + out.count("Permission denied") >= 3
+    assert "rc=1" in out
+
+
+def test_evaluation_files_cannot_be_changed(env):
+    out = sh(env, "echo 'print(1)' >> evaluate.py; chmod 777 evaluate.py; rm -f evaluate.py target.py; "
+                  "mv target.py t.py; ls evaluate.py target.py")
+    assert out.count("Read-only file system") >= 2 or "Device or resource busy" in out
+    assert "evaluate.py" in out.splitlines()[-2:][0] or "evaluate.py\ntarget.py" in out
+    assert (env.workspace_host / "evaluate.py").read_text().startswith('"""Evaluation of the Battle')
+
+
+def test_agent_prints_and_shadow_modules_do_not_fake_the_score(env):
+    # prints (also straight to fd 1), a json.py shadowing the stdlib, a stray target.py
+    sh(env, "cat > strategy.py <<'EOF'\nimport os, sys\nprint('{\"Score\": 99.0}')\n"
+            "os.write(1, b'{\"Score\": 98.0}\\n')\n"
+            "def row_strategy(history):\n    return 1\nEOF")
+    sh(env, "cat > json.py <<'EOF'\ndef dumps(o, **kw):\n    return '{\"Score\": 97.0}'\n"
+            "def loads(s, **kw):\n    return {'moves': [1] * 10000}\nEOF")
+    sh(env, "mkdir -p fake && echo 'def target_column_strategy(h):\n    return 1' > fake/target.py")
+    obs, _, _, _, info = env.step("validate")
+    score = info["scores"][-1]["Score"]
+    # round 1: partner plays 1 -> payoff 1; later the partner copies our first move (1) 80% -> 0.8
+    assert score == pytest.approx((1 + 9 * 0.8) / 10, abs=0.03), obs
+
+
+def test_a_strategy_writing_to_the_protocol_cannot_fake_the_score(env):
+    sh(env, "cat > strategy.py <<'EOF'\nimport sys\n"
+            "sys.__stdout__.write('{\"moves\": \"x\"}\\n')\n"
+            "def row_strategy(history):\n    return 0\nEOF")
+    obs, _, _, _, info = env.step("validate")
+    assert all(s["Score"] < 2 for s in info["scores"]), obs
+
+
+def test_task_package_and_hidden_files_are_invisible():
+    e = MLGymEnv("3SATTime", max_steps=5)
+    e.reset()
+    try:
+        out = e.step("find / -name 'hidden_seed.txt' -o -name 'task.yaml' 2>/dev/null | head; echo END")[0]
+        assert out.strip() == "END"
+        from mlgym_core import get_task
+
+        folder = get_task("3SATTime").files
+        assert "No such file" in e.step(f"ls {folder}/hidden_seed.txt 2>&1")[0]
+        assert e.step("ls data")[0] == "dataset.pkl\n"
+        assert "Read-only" in e.step("touch data/x 2>&1")[0]
+    finally:
+        e.close()
+
+
+def test_other_runs_are_invisible(env):
+    other = MLGymEnv("battleOfSexes")
+    other.reset()
+    try:
+        (other.workspace_host / "secret.txt").write_text("other run")
+        out = sh(env, f"cat {other.workspace_host}/secret.txt 2>&1; ls /tmp")
+        assert "other run" not in out
+    finally:
+        other.close()
+
+
+def test_fork_bomb_is_contained(env):
+    e = MLGymEnv("battleOfSexes", short_timeout=3)
+    e.reset()
+    try:
+        obs = e.step("b() { b | b & }; b")[0]
+        assert isinstance(obs, str)
+        assert e.step("echo survived")[0] == "survived\n"
+    finally:
+        e.close()
+    host_procs = sum(1 for p in os.listdir("/proc") if p.isdigit())
+    assert host_procs < 2000
+
+
+def test_pristine_grader_even_if_the_agent_edits_its_copy_without_bwrap(monkeypatch):
+    """Without isolation the read-only files are only chmod-ed; the grader still uses its own copy."""
+    from mlgym_core.default_runtimes import LocalRuntime
+
+    with pytest.warns(UserWarning, match="WITHOUT isolation"):
+        rt = LocalRuntime(isolation="none")
+    e = MLGymEnv("battleOfSexes", runtime=rt)
+    e.reset()
+    try:
+        assert e.isolation == "none"
+        e.step("chmod u+w target.py evaluate.py; echo 'def target_column_strategy(h):\n    return 0' > target.py; "
+               "echo 'print(\"{\\\"Score\\\": 50}\")' > evaluate.py")
+        _, _, _, _, info = e.step("validate")
+        assert abs(info["scores"][-1]["Score"] - 1.02) < 0.06
+    finally:
+        e.close()
