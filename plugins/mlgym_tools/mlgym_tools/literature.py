@@ -68,31 +68,49 @@ def search(cfg: LiteratureConfig, query: str, n: int = 20) -> list[dict[str, Any
     attempt = 0
     while True:
         try:
-            sch = SemanticScholar(timeout=int(max(1, cfg.timeout)), api_key=cfg.api_key, api_url=cfg.api_url,
-                                  retry=False)
-            results = sch.search_paper(query, bulk=True, fields=FIELDS, open_access_pdf=True, limit=min(n, 1000))
-            papers = []
-            for p in results:
-                pdf = (p.openAccessPdf or {}).get("url") if isinstance(p.openAccessPdf, dict) else None
-                papers.append({"paperId": p.paperId, "title": p.title, "abstract": p.abstract, "pdf_url": pdf})
-                if len(papers) >= n:
-                    break
-            return papers
-        except ConnectionRefusedError:  # the client's signal for HTTP 429
+            return _search_once(SemanticScholar, cfg, query, n)
+        except Exception as exc:
+            err = _unwrap(exc)
+            if not isinstance(err, ConnectionRefusedError):  # the client's signal for HTTP 429
+                _raise_search_error(cfg, err)
             attempt += 1
             if attempt > cfg.retries:
                 raise ServiceError(f"Semantic Scholar rate limit (HTTP 429) persisted after {cfg.retries} "
                                    "retries; wait a minute or set S2_API_KEY") from None
             time.sleep(cfg.backoff * 2 ** (attempt - 1))
-        except ServiceError:
-            raise
-        except PermissionError:
-            raise ServiceError("Semantic Scholar refused the request (HTTP 403): check S2_API_KEY") from None
-        except Exception as exc:
-            name = type(exc).__name__
-            if "Timeout" in name or "Connect" in name or isinstance(exc, OSError):
-                raise ServiceError(f"could not reach Semantic Scholar at {cfg.api_url}: {name}") from None
-            raise ServiceError(f"Semantic Scholar search failed: {name}: {exc}".splitlines()[0]) from None
+
+
+def _unwrap(exc: BaseException) -> BaseException:
+    """The client wraps failures in tenacity's RetryError; get the real one."""
+    last = getattr(exc, "last_attempt", None)
+    if last is not None and hasattr(last, "exception"):
+        inner = last.exception()
+        if inner is not None:
+            return inner
+    return exc
+
+
+def _raise_search_error(cfg: LiteratureConfig, exc: BaseException) -> None:
+    if isinstance(exc, ServiceError):
+        raise exc
+    if isinstance(exc, PermissionError):
+        raise ServiceError("Semantic Scholar refused the request (HTTP 403): check S2_API_KEY") from None
+    name = type(exc).__name__
+    if "Timeout" in name or "Connect" in name or isinstance(exc, OSError):
+        raise ServiceError(f"could not reach Semantic Scholar at {cfg.api_url}: {name}") from None
+    raise ServiceError(f"Semantic Scholar search failed: {name}: {exc}".splitlines()[0]) from None
+
+
+def _search_once(client_cls: Any, cfg: LiteratureConfig, query: str, n: int) -> list[dict[str, Any]]:
+    sch = client_cls(timeout=int(max(1, cfg.timeout)), api_key=cfg.api_key, api_url=cfg.api_url, retry=False)
+    results = sch.search_paper(query, bulk=True, fields=FIELDS, open_access_pdf=True, limit=min(n, 1000))
+    papers: list[dict[str, Any]] = []
+    for p in results:
+        pdf = (p.openAccessPdf or {}).get("url") if isinstance(p.openAccessPdf, dict) else None
+        papers.append({"paperId": p.paperId, "title": p.title, "abstract": p.abstract, "pdf_url": pdf})
+        if len(papers) >= n:
+            break
+    return papers
 
 
 class _Redirects(urllib.request.HTTPRedirectHandler):

@@ -1,0 +1,195 @@
+"""The ACI through a real sandbox (local runtime under bubblewrap): exact MLGym output formats."""
+
+import json
+import shutil
+
+import pytest
+
+
+def run(env, action):
+    return env.step(action)[0].rstrip("\n")
+
+
+needs_bwrap = pytest.mark.skipif(shutil.which("bwrap") is None, reason="bubblewrap is not installed")
+
+pytestmark = needs_bwrap
+WS = "/home/agent/workspace"
+
+
+def numbered(a, b, fn=str):
+    return [f"{i}:{fn(i)}" for i in range(a, b + 1)]
+
+
+@pytest.fixture(scope="module")
+def env():
+    import os
+    import shutil
+    import tempfile
+
+    from mlgym_core.env import MLGymEnv
+
+    d = tempfile.mkdtemp(prefix="mt-")
+    e = MLGymEnv("battleOfSexes", tools=["default"], runtime="local", max_steps=1000,
+                 work_dir=os.path.join(d, "w"))
+    e.reset(seed=0)
+    assert e.isolation == "bwrap"
+    run(e, "seq 1 3000 > big.txt && seq 1 5000 > huge.txt && printf 'a\\nb\\nc\\n' > abc.txt")
+    yield e
+    e.close()
+    shutil.rmtree(d, ignore_errors=True)
+
+
+def test_open_whole_small_file(env):
+    src = run(env, "cat strategy.py").split("\n")
+    obs = run(env, "open strategy.py").split("\n")
+    assert obs[0] == f"[File: {WS}/strategy.py ({len(src)} lines total)]"
+    assert obs[1:] == [f"{i}:{t}" for i, t in enumerate(src, 1)]
+
+
+def test_windowing_goto_scroll(env):
+    obs = run(env, "open big.txt").split("\n")
+    assert obs == [f"[File: {WS}/big.txt (3000 lines total)]", *numbered(1, 1000), "(2000 more lines below)"]
+    obs = run(env, "goto 1500").split("\n")  # centre 1500 + 500 - 166 = 1834
+    assert obs == [f"[File: {WS}/big.txt (3000 lines total)]", "(1334 more lines above)", *numbered(1335, 2334),
+                   "(666 more lines below)"]
+    obs = run(env, "scroll_down").split("\n")  # 1834 + 998, clamped to 3000 - 500
+    assert obs == [f"[File: {WS}/big.txt (3000 lines total)]", "(2000 more lines above)", *numbered(2001, 3000)]
+    obs = run(env, "scroll_up").split("\n")  # 2500 - 998 = 1502
+    assert obs == [f"[File: {WS}/big.txt (3000 lines total)]", "(1002 more lines above)", *numbered(1003, 2002),
+                   "(998 more lines below)"]
+    assert json.loads(run(env, "state")) == {"open_file": f"{WS}/big.txt", "working_dir": WS}
+
+
+def test_open_with_line_numbers(env):
+    obs = run(env, "open abc.txt 7").split("\n")
+    assert obs == ["Warning: <line_number> (7) is greater than the number of lines in the file (3)",
+                   "Warning: Setting <line_number> to 3", f"[File: {WS}/abc.txt (3 lines total)]", "1:a", "2:b", "3:c"]
+    assert run(env, "open abc.txt x") == 'Usage: open "<file>" [<line_number>]\nError: <line_number> must be a number'
+    assert run(env, "open huge.txt 10") == ("The file is larger than 20000 characters, please use "
+                                            "'head -n NUM_LINES' to open it")
+    obs = run(env, "open big.txt 2000").split("\n")  # 2000 + 334 = 2334
+    assert obs[1:3] == ["(1834 more lines above)", "1835:1835"] and obs[-1] == "(166 more lines below)"
+
+
+def test_open_errors(env):
+    assert run(env, "open nope.txt") == "File nope.txt not found"
+    assert run(env, "open data") == "File data not found" or "is a directory" in run(env, "open data")
+    run(env, "mkdir -p sub")
+    assert run(env, "open sub") == ("Error: sub is a directory. You can only open files. Use cd or ls to navigate "
+                                    "directories.")
+    run(env, "printf '\\x89PNG\\r\\n\\x1a\\nxxxx' > pic.png")
+    assert run(env, "open pic.png") == ("Error: pic.png is an image file. Current environment does not support "
+                                        "image viewing.")
+    assert run(env, "goto 1 2") == "goto allows only one line number at a time."
+    run(env, "open abc.txt")
+    assert run(env, "goto 9") == "Error: <line> must be less than or equal to 3"
+    assert run(env, "goto x") == "Usage: goto <line>\nError: <line> must be a number"
+
+
+def test_create(env):
+    assert run(env, "create new_file.py") == f"[File: {WS}/new_file.py (1 lines total)]\n1:"
+    assert run(env, "create abc.txt").split("\n")[:2] == ["Error: File 'abc.txt' already exists.",
+                                                           f"[File: {WS}/abc.txt (3 lines total)]"]
+
+
+def test_search_commands(env):
+    run(env, "mkdir -p s/.hidden && printf 'foo\\nbar foo\\n' > s/one.txt && printf 'foo\\n' > s/two.txt "
+             "&& printf 'foo\\n' > s/.hidden/three.txt")
+    assert run(env, "search_dir foo s").split("\n") == [
+        f'Found 3 matches for "foo" in {WS}/s:', f"{WS}/s/one.txt (2 matches)", f"{WS}/s/two.txt (1 matches)",
+        f'End of matches for "foo" in {WS}/s']
+    assert run(env, "search_dir zzz_nothing") == f'No matches found for "zzz_nothing" in {WS}'
+    assert run(env, "search_dir foo nodir") == "Directory nodir not found"
+    assert run(env, "search_file foo s/one.txt").split("\n") == [
+        f'Found 2 matches for "foo" in {WS}/s/one.txt:', "Line 1:foo", "Line 2:bar foo",
+        f'End of matches for "foo" in {WS}/s/one.txt']
+    assert run(env, "search_file foo missing.txt") == ("Usage: search_file <search_term> [<file>]\n"
+                                                       "Error: File name missing.txt not found. Please provide a "
+                                                       "valid file name.")
+    obs = run(env, "find_file '*.txt' s").split("\n")
+    assert obs[0] == f'Found 3 matches for "*.txt" in {WS}/s:'
+    assert sorted(obs[1:]) == [f"{WS}/s/.hidden/three.txt", f"{WS}/s/one.txt", f"{WS}/s/two.txt"]
+    assert run(env, "find_file nothing.md") == f'No matches found for "nothing.md" in {WS}'
+    run(env, "seq 1 150 | sed 's/^/hit /' > many.txt")
+    assert run(env, "search_file hit many.txt") == (f'More than 150 lines matched for "hit" in {WS}/many.txt. '
+                                                    "Please narrow your search.")
+
+
+def test_edit_and_insert(env):
+    run(env, "printf 'def f(x):\\n    return x\\n\\n\\nprint(f(1))\\n' > m.py")
+    run(env, "open m.py")
+    obs = run(env, "edit 2:2\n    y = x + 1\n    return y\nend_of_edit").split("\n")
+    assert obs == [f"[File: {WS}/m.py (6 lines total)]", "1:def f(x):", "2:    y = x + 1", "3:    return y", "4:",
+                   "5:", "6:print(f(1))",
+                   "File updated. Please review the changes and make sure they are correct (correct indentation, no "
+                   "duplicate lines, etc). Edit the file again if necessary."]
+    obs = run(env, "insert 0\nimport os\nend_of_insert").split("\n")
+    assert obs[:3] == [f"[File: {WS}/m.py (7 lines total)]", "1:import os", "2:def f(x):"]
+    assert run(env, "cat m.py") == "import os\ndef f(x):\n    y = x + 1\n    return y\n\n\nprint(f(1))"
+    assert run(env, "edit 2\nfoo\nend_of_edit") == "Usage: edit <start_line>:<end_line>"
+    assert run(env, "edit a:2\nfoo\nend_of_edit") == "Usage: edit <start_line>:<end_line>\nError: start_line must be a number"
+    assert run(env, "insert x\nfoo\nend_of_insert") == "Usage: insert <line_number>\nError: line_number must be a number"
+
+
+def test_malformed_edit_is_refused_without_running(env):
+    obs = run(env, "edit 1:1\nimport sys")
+    assert obs.startswith("Malformed edit command")
+
+
+def test_lint_revert_shows_errors_and_both_versions(env):
+    run(env, "printf 'def f(x):\\n    return x\\n' > lint.py")
+    run(env, "open lint.py")
+    obs = run(env, "edit 2:2\n    return undefined_thing\nend_of_edit")
+    rule = "-------------------------------------------------"
+    assert obs.split("\n") == [
+        "Your proposed edit has introduced new syntax error(s). Please read this error message carefully and then "
+        "retry editing the file.", "", "ERRORS:", "- F821 undefined name 'undefined_thing'", "",
+        "This is how your edit would have looked if applied", rule, f"[File: {WS}/lint.py (2 lines total)]",
+        "1:def f(x):", "2:    return undefined_thing", rule, "",
+        "This is the original code before your edit", rule, f"[File: {WS}/lint.py (2 lines total)]",
+        "1:def f(x):", "2:    return x", rule,
+        "Your changes have NOT been applied. Please fix your edit command and try again.",
+        "You either need to 1) Specify the correct start/end line arguments or 2) Correct your edit code.",
+        "DO NOT re-run the same failed edit command. Running it again will lead to the same error."]
+    assert run(env, "cat lint.py") == "def f(x):\n    return x"
+    obs = run(env, "insert 1\n  bad_indent = 1\nend_of_insert")
+    assert "Your proposed insertion has introduced new syntax error(s)" in obs
+    assert "- E999 IndentationError: unexpected indent" in obs.split("\n")
+    assert run(env, "cat lint.py") == "def f(x):\n    return x"
+
+
+def test_pre_existing_errors_are_not_reported(env):
+    run(env, "printf 'a = 1\\nb = 2\\nprint(missing)\\n' > old.py")
+    run(env, "open old.py")
+    obs = run(env, "edit 1:1\nx = 1\ny = 2\nend_of_edit")  # shifts the old F821 from line 3 to line 4
+    assert obs.endswith("Edit the file again if necessary.")
+    assert run(env, "cat old.py") == "x = 1\ny = 2\nb = 2\nprint(missing)"
+    obs = run(env, "insert 0\nimport os\nend_of_insert")
+    assert obs.endswith("Edit the file again if necessary.")
+
+
+def test_non_python_files_are_not_linted(env):
+    run(env, "open abc.txt")
+    obs = run(env, "edit 1:1\n  undefined(\nend_of_edit")
+    assert obs.split("\n")[:2] == [f"[File: {WS}/abc.txt (3 lines total)]", "1:  undefined("]
+
+
+def test_read_only_files_are_refused(env):
+    before = run(env, "cat evaluate.py")
+    run(env, "open evaluate.py")
+    assert run(env, "edit 1:1\nimport os\nend_of_edit") == f"Error: You cannot edit read-only file {WS}/evaluate.py"
+    assert run(env, "insert 0\nimport os\nend_of_insert") == f"Error: You cannot edit read-only file {WS}/evaluate.py"
+    assert run(env, "cat evaluate.py") == before
+    assert run(env, "create data/new.py") == ("Error: You cannot create file data/new.py: its folder is read-only "
+                                              "or missing")
+    assert json.loads(run(env, "state"))["open_file"] == f"{WS}/evaluate.py"
+
+
+def test_no_file_open_messages(make_env):
+    env = make_env()
+    env.reset(seed=0)
+    assert json.loads(run(env, "state")) == {"open_file": "n/a", "working_dir": WS}
+    assert run(env, "goto 3") == "No file open. Use the open command first."
+    assert run(env, "scroll_down") == "No file open. Use the open command first."
+    assert run(env, "edit 1:1\nx\nend_of_edit") == "No file open. Use the `open` command first."
+    assert run(env, "search_file foo") == "No file open. Use the open command first."
