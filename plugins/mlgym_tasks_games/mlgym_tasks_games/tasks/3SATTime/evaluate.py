@@ -22,7 +22,7 @@ import json, os, sys
 out = os.fdopen(os.dup(1), "w")
 os.dup2(2, 1)
 sys.stdout = sys.stderr
-sys.path.insert(0, sys.argv[1])
+sys.path[:0] = [sys.argv[1], sys.argv[2]]  # the pristine solver first, then the agent's heuristic
 from solver import DPLL
 try:
     from heuristic import heuristic_fn
@@ -54,7 +54,7 @@ def main():
     with open("data/dataset.pkl", "rb") as f:
         instances = pickle.load(f)[3:]
     here = os.path.dirname(os.path.abspath(__file__))
-    worker = subprocess.Popen([sys.executable, "-I", "-c", WORKER, here], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+    worker = subprocess.Popen([sys.executable, "-I", "-c", WORKER, here, os.getcwd()], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                               stderr=subprocess.DEVNULL, text=True, bufsize=1, close_fds=True)
     correct = incorrect = decisions = 0
     total = 0.0
