@@ -115,8 +115,10 @@ class RayExecutor:
             else:
                 ray.init(num_cpus=workers or os.cpu_count() or 1, num_gpus=gpus or 0, **kw)
                 self.started = True
-        cluster_cpus = int(ray.cluster_resources().get("CPU", 1))
-        self.workers = workers or cluster_cpus
+        res = ray.cluster_resources()
+        self.cluster_cpus = float(res.get("CPU", 1))
+        self.cluster_gpus = int(res.get("GPU", 0))
+        self.workers = workers or int(self.cluster_cpus)
         self.total_limit = total_limit
         self.spend_handle: dict[str, Any] | None = None
         self.spend: Any = None
@@ -134,6 +136,9 @@ class RayExecutor:
         return self.workers
 
     def submit(self, job: dict[str, Any], cpus: float, gpus: int) -> Any:
+        if gpus and not self.cluster_gpus:
+            gpus = 0  # a CPU-only cluster: run on the CPU rather than wait for ever
+        cpus = min(cpus, self.cluster_cpus)
         return self.remote.options(num_cpus=cpus, num_gpus=gpus).remote(job, self.spend_handle, self.total_limit)
 
     def wait(self, handles: list[Any], timeout: float) -> list[tuple[Any, dict[str, Any]]]:

@@ -70,7 +70,7 @@ def plan_episodes(cfg: BenchConfig) -> list[PlannedEpisode]:
 
     if cfg.runs < 1:
         raise ConfigError(f"--runs must be at least 1, got {cfg.runs}")
-    task_ids = [t.qualified for t in tasks()] if cfg.tasks == ("all",) else list(cfg.tasks)
+    task_ids = (sorted({t.qualified for t in tasks().values()}) if cfg.tasks == ("all",) else list(cfg.tasks))
     if not task_ids:
         raise ConfigError("--tasks: no task given (and none installed for 'all')")
     specs = [get_task(t) for t in task_ids]
@@ -93,6 +93,8 @@ def plan_episodes(cfg: BenchConfig) -> list[PlannedEpisode]:
             seen[method] = f"{ag.name}|{model}"
             for t in specs:
                 k_gpus = cfg.gpus_per_run if cfg.gpus_per_run is not None else t.resources.gpus
+                if cfg.executor == "local" and not cfg.gpus and cfg.gpus_per_run is None:
+                    k_gpus = 0  # no GPUs listed: the task runs on the CPU (as `mlgym run` does)
                 if k_gpus and cfg.executor == "local" and k_gpus > len(cfg.gpus):
                     raise ConfigError(f"task '{t.id}' needs {k_gpus} GPU(s) per run but --gpus lists "
                                       f"{len(cfg.gpus)}")

@@ -18,7 +18,7 @@ def requirements_of_tasks() -> list[str]:
     from mlgym_core import tasks
 
     reqs: set[str] = set()
-    for t in tasks():
+    for t in tasks().values():
         reqs.update(r.strip() for r in t.requirements if r.strip())
     return sorted(reqs)
 
