@@ -137,10 +137,11 @@ class _PidsCgroup:
         except OSError:
             self.path = None
 
-    def preexec(self) -> None:  # runs in the child before exec
+    def wrap(self, argv: list[str]) -> list[str]:
+        """Join the group before exec-ing ``argv``, so every descendant is counted (a tiny sh,
+        which lets Python spawn with vfork instead of a slow fork with preexec_fn)."""
         assert self.path is not None
-        with open(self.path / "cgroup.procs", "w") as f:
-            f.write(str(os.getpid()))
+        return ["/bin/sh", "-c", 'echo $$ > "$0" && exec "$@"', str(self.path / "cgroup.procs"), *argv]
 
     def close(self) -> None:
         if self.path is None:
@@ -174,11 +175,10 @@ class LocalSandbox:
                               read_only=config.read_only, tools_dir=config.tools_dir,
                               services_dir=config.services_dir, env=env, network=config.network,
                               hide=config.hide, command=["/bin/bash", "--noprofile", "--norc"])
-            preexec = self._cgroup.preexec if self._cgroup and self._cgroup.path else None
-            if preexec:
+            if self._cgroup and self._cgroup.path:
+                argv = self._cgroup.wrap(argv)
                 self.pids_limit = f"cgroup pids.max={config.pids}"
-            self.shell = PersistentShell(argv, env={}, preexec_fn=preexec, output_cap=config.output_cap,
-                                         init=config.init)
+            self.shell = PersistentShell(argv, env={}, output_cap=config.output_cap, init=config.init)
         else:
             _unprotected_layout(config)
             env["HOME"] = str(config.workspace.parent)
@@ -271,6 +271,8 @@ class LocalRuntime:
                               command=["/bin/bash", "--noprofile", "--norc", "-c", config.command])
             cwd = None
             cg = _PidsCgroup(config.pids)
+            if cg.path:
+                argv = cg.wrap(argv)
         else:
             env["HOME"] = str(config.folder)
             command = config.command
@@ -286,8 +288,7 @@ class LocalRuntime:
             cg = None
         t0 = time.monotonic()
         proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                env=env if not self.bwrap else {}, cwd=cwd, start_new_session=True,
-                                preexec_fn=cg.preexec if cg and cg.path else None)
+                                env=env if not self.bwrap else {}, cwd=cwd, start_new_session=True)
         try:
             out, err = proc.communicate(timeout=config.timeout)
             timed_out = False

@@ -13,6 +13,7 @@ import re
 import shutil
 import stat
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Sequence
@@ -77,6 +78,7 @@ class MLGymEnv(gym.Env[str, str]):
         self._end_names = {t.name: t.end_name for t in self.tool_specs if t.end_name}
         self._tools_dir: Path | None = None
         self._services: list[Any] = []
+        self._cleanups: list[threading.Thread] = []
         self._hide: tuple[Path, ...] | None = None
         self.sandbox: Any = None
         self._episode_dir: Path | None = None
@@ -88,7 +90,7 @@ class MLGymEnv(gym.Env[str, str]):
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[str, dict]:
         super().reset(seed=seed)
         t0 = time.perf_counter()
-        self._teardown_sandbox()
+        self._teardown_sandbox(background=True)
         self.task.prepare()
         self._episode_dir = self.work_root / uuid.uuid4().hex[:16]
         ws = self._episode_dir / "workspace"
@@ -156,6 +158,9 @@ class MLGymEnv(gym.Env[str, str]):
 
     def close(self) -> None:
         self._teardown_sandbox()
+        for t in self._cleanups:
+            t.join()
+        self._cleanups = []
         self.task.close()
         if self._tools_dir is not None:
             shutil.rmtree(self._tools_dir, ignore_errors=True)
@@ -318,23 +323,34 @@ class MLGymEnv(gym.Env[str, str]):
             self._hide = tuple(hide)
         return self._hide
 
-    def _teardown_sandbox(self) -> None:
-        if self.sandbox is not None:
-            try:
-                self.sandbox.close()
-            finally:
-                self.sandbox = None
-        for svc in self._services:
-            try:
-                svc.close()
-            except Exception:
-                pass
-        self._services = []
-        if self._episode_dir is not None and not self.keep_workspace:
+    def _teardown_sandbox(self, background: bool = False) -> None:
+        """Stop the sandbox and services, delete the episode folder. ``background``: the slow
+        part (waiting for processes, removing files) happens in a thread, off reset's path."""
+        sandbox, services, folder = self.sandbox, self._services, self._episode_dir
+        self.sandbox, self._services, self._episode_dir = None, [], None
+        if sandbox is None and not services and folder is None:
+            return
+        keep = self.keep_workspace
+
+        def work() -> None:
             from .grading import _rmtree
 
-            _rmtree(self._episode_dir)
-        self._episode_dir = None
+            for item in (sandbox, *services):
+                if item is None:
+                    continue
+                try:
+                    item.close()
+                except Exception:
+                    pass
+            if folder is not None and not keep:
+                _rmtree(folder)
+
+        if background:
+            t = threading.Thread(target=work, name="mlgym-teardown", daemon=False)
+            t.start()
+            self._cleanups.append(t)
+        else:
+            work()
 
 
 _ANY = frozenset(chr(i) for i in range(32, 127)) | frozenset("\n\t")
