@@ -143,8 +143,8 @@ class BaseAgent:
         mem = ""
         if self.memory:
             mem = fill(self.templates["memory_footer_template"], {
-                "memory_records": state.get("memory_records", state.get("memory_count", 0)),
-                "memory_keywords": state.get("memory_keywords", state.get("memory_tags", "")) or "none yet"})
+                "memory_records": state.get("memory_records_number", state.get("memory_records", 0)),
+                "memory_keywords": state.get("memory_key_words", state.get("memory_keywords", "")) or "none yet"})
         return fill(self.templates["footer_template"], {
             "current_step": env.current_step, "remaining_steps": max(0, self.episode.max_steps - env.current_step),
             "open_file": state.get("open_file") or "n/a", "working_dir": state.get("working_dir") or env.cwd,
