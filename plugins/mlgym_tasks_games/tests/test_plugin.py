@@ -1,0 +1,81 @@
+"""The game-theory pack: conformance, listing, and the evaluators' own rules."""
+
+from __future__ import annotations
+
+import json
+import pickle
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from mlgym_core.checks import check_task
+from mlgym_core.testing import list_plugins_json
+from mlgym_tasks_games import plugin
+from mlgym_tasks_games.sat import _label, generate
+
+TASKS = list(plugin.register_tasks())
+TASK_DIR = Path(plugin.__file__).parent / "tasks"
+
+
+def test_provides_expected_tasks():
+    assert {t.id for t in TASKS} == {"battleOfSexes", "prisonersDilemma", "blotto", "3SATTime"}
+    assert {t.id: t.higher_is_better for t in TASKS}["3SATTime"] is False
+
+
+@pytest.mark.parametrize("task", TASKS, ids=lambda t: t.id)
+def test_task_passes_conformance(task):
+    check_task(task)
+
+
+def test_listed_by_cli():
+    rows = {p["name"]: p for p in list_plugins_json()}
+    assert rows["tasks_games"]["status"] == "ok"
+    assert rows["tasks_games"]["provides"] == {"tasks": 4, "datasets": 1}
+
+
+def test_generator_is_seeded_and_labels_are_right():
+    a, b = generate(7, count=6, n_min=12, n_max=14), generate(7, count=6, n_min=12, n_max=14)
+    assert a == b and generate(8, count=6, n_min=12, n_max=14) != a
+    for _i, n, m, clauses, is_sat, _ in a:
+        assert m == round(4.26 * n) and all(len(c) == 3 for c in clauses)
+        # brute force on tiny formulas checks the DPLL labels
+        brute = any(all(any(((bits >> (abs(l) - 1)) & 1) == (l > 0) for l in c) for c in clauses)
+                    for bits in range(1 << n))
+        assert brute == is_sat == _label(clauses, n)
+
+
+def test_sat_set_is_mixed_near_the_threshold():
+    labels = [x[4] for x in generate(123, count=40, n_min=40, n_max=45)]
+    assert 0.25 < sum(labels) / len(labels) < 0.85
+
+
+def _run_evaluator(task: str, tmp_path: Path, strategy: str) -> subprocess.CompletedProcess:
+    for f in (TASK_DIR / task).glob("*.py"):
+        (tmp_path / f.name).write_text(f.read_text())
+    (tmp_path / "gamerunner.py").write_text((Path(plugin.__file__).parent / "common" / "gamerunner.py").read_text())
+    (tmp_path / "strategy.py").write_text(strategy)
+    return subprocess.run([sys.executable, "evaluate.py"], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+
+
+def test_blotto_rejects_an_invalid_allocation(tmp_path):
+    r = _run_evaluator("blotto", tmp_path, "def row_strategy(history):\n    return [100, 100, 0, 0, 0, 0]\n")
+    assert r.returncode != 0 and r.stdout == "" and "invalid allocation" in r.stderr
+
+
+def test_prisoners_dilemma_always_defect_scores_as_computed(tmp_path):
+    r = _run_evaluator("prisonersDilemma", tmp_path, "def row_strategy(history):\n    return 1\n")
+    score = json.loads(r.stdout)["Score"]
+    assert 1.5 < score < 3.5 and r.returncode == 0
+
+
+def test_3sat_evaluator_counts_answers(tmp_path):
+    for name in ("evaluate.py", "solver.py", "heuristic.py"):
+        (tmp_path / name).write_text((TASK_DIR / "3SATTime" / name).read_text())
+    (tmp_path / "data").mkdir()
+    with open(tmp_path / "data" / "dataset.pkl", "wb") as f:
+        pickle.dump(generate(5, count=13, n_min=15, n_max=18), f)
+    r = subprocess.run([sys.executable, "evaluate.py"], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    m = json.loads(r.stdout)
+    assert m["Correct"] == 10 and m["Incorrect"] == 0 and 0 < m["Time"] < 60 and m["Decisions"] > 0
