@@ -95,9 +95,12 @@ def _install_hint(name: str, kind: str) -> str:
     import importlib.util
 
     for prefix, (what, folder) in KNOWN_PROVIDERS.items():
-        if name.split("/")[-1].startswith(prefix) and importlib.util.find_spec(folder) is None:
+        if name.split("/")[-1].startswith(prefix):
             dist = folder.replace("_", "-")
-            return f"{what[0].upper()}{what[1:]} ship in {dist}, which is not installed: pip install -e plugins/{folder}"
+            if importlib.util.find_spec(folder) is None:
+                return f"{what[0].upper()}{what[1:]} ship in {dist}, which is not installed: pip install -e plugins/{folder}"
+            return (f"{what[0].upper()}{what[1:]} ship in {dist}, which is installed but not loaded "
+                    "(see mlgym list-plugins, MLGYM_LOAD_PLUGINS, MLGYM_DISABLE_PLUGINS).")
     return ""
 
 
