@@ -123,7 +123,9 @@ def house_prices_raw() -> Path:
     except Exception as exc:  # ImportError, network and hub errors alike
         raise DatasetUnavailableError(
             f"dataset '{HOUSE_PRICES}': {local} does not exist and the download of train.csv from the "
-            f"Hugging Face hub dataset '{HOUSE_PRICES_HUB}' failed ({type(exc).__name__}: {exc}; the hub needs `pip install huggingface_hub`); put Kaggle's "
+            f"Hugging Face hub dataset '{HOUSE_PRICES_HUB}' failed ({type(exc).__name__}: "
+            f"{' '.join(str(exc).split())}; the hub needs "
+            f"`pip install huggingface_hub`); put Kaggle's "
             f"House Prices train.csv (1,460 rows) at $MLGYM_DATA_DIR/{HOUSE_PRICES}/train.csv") from None
 
 

@@ -16,13 +16,27 @@ EXPECTED = {  # task id -> (metric, expected value, tolerance)
 }
 
 
+@pytest.fixture(scope="module")
+def runs(tabular_env, tmp_path_factory):
+    """The three episodes, started together (they mostly wait on their sandboxes)."""
+    procs = {}
+    for task_id in sorted(EXPECTED):
+        out = tmp_path_factory.mktemp(task_id)
+        procs[task_id] = (out, subprocess.Popen(
+            [sys.executable, "-c", "from mlgym_core.cli import main; main()", "run", "--task", task_id,
+             "--agent", "baseline", "--output", str(out)],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env={**os.environ, **tabular_env}))
+    done = {}
+    for task_id, (out, proc) in procs.items():
+        text, _ = proc.communicate(timeout=400)
+        done[task_id] = (out, proc.returncode, text)
+    return done
+
+
 @pytest.mark.parametrize("task_id", sorted(EXPECTED))
-def test_baseline_run(task_id, tabular_env, tmp_path):
-    out = tmp_path / "runs"
-    proc = subprocess.run([sys.executable, "-c", "from mlgym_core.cli import main; main()", "run", "--task", task_id,
-                           "--agent", "baseline", "--output", str(out)],
-                          capture_output=True, text=True, env={**os.environ, **tabular_env}, timeout=300)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
+def test_baseline_run(task_id, runs):
+    out, returncode, text = runs[task_id]
+    assert returncode == 0, text
     (run_dir,) = out.iterdir()
     run = json.loads((run_dir / "run.json").read_text())
     assert run["exit_status"] == "submitted", run

@@ -8,6 +8,7 @@ own score, or workspace modules that shadow the evaluator's imports, must not be
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -24,8 +25,8 @@ FAKE = '{"rmse": 0.0, "r2": 1.0, "accuracy": 1.0}'
 SEARCH = (f"find / \\( -path /proc -o -path /sys -o -path /dev \\) -prune -o -type f -size -20M -print0 "
           f"2>/dev/null | xargs -0 grep -IcxF -f {WORKSPACE}/{PATS} 2>/dev/null "
           f"| awk -F: -v min=MIN '$NF >= min && $1 !~ /{PATS}$/' ; echo SEARCH-DONE")
-SHADOWS = {name: f"print({FAKE!r})\nraise SystemExit(0)\n" for name in ("json.py", "pandas.py", "sitecustomize.py",
-                                                                      "numpy.py", "usercustomize.py")}
+SHADOWS = {name: f"print({FAKE!r})\nraise SystemExit(0)\n"
+           for name in ("json.py", "pandas.py", "sitecustomize.py", "numpy.py", "usercustomize.py")}
 
 
 @pytest.fixture
@@ -63,15 +64,16 @@ def assert_nothing_reachable(env, patterns, min_count, hidden_names):
     shutil.rmtree(ws / "control")
     (ws / PATS).unlink()
     names = " -o ".join(f"-name {n}" for n in hidden_names)
-    out = sh(env, f"find / \\( -path /proc -o -path /sys \\) -prune -o \\( {names} \\) -print 2>/dev/null; echo FIND-DONE")
+    out = sh(env, f"find / \\( -path /proc -o -path /sys \\) -prune -o \\( {names} \\) -print 2>/dev/null; "
+                  "echo FIND-DONE")
     assert out.strip() == "FIND-DONE", out
     task = env.task
     for host in (Path(str(task.spec.files)), task.folder, task._prepared, Path(task.data_dir()).parent / "grader",
-                 Path(__import__("os").environ["MLGYM_DATA_DIR"])):
+                 Path(os.environ["MLGYM_DATA_DIR"])):
         out = sh(env, f"ls {host} >/dev/null 2>&1 && echo VISIBLE || echo HIDDEN")
         assert out.strip() == "HIDDEN", f"{host} is reachable from the agent's sandbox"
-    assert "Read-only" in sh(env, "echo hacked > evaluate.py") or "ermission" in sh(env, "cat evaluate.py | head -1; "
-                                                                                     "echo hacked > evaluate.py")
+    out = sh(env, "echo hacked > evaluate.py; head -c 6 evaluate.py")
+    assert "Read-only" in out and "hacked" not in out.splitlines()[-1], out
 
 
 def assert_self_reported_scores_ignored(env, honest_submission, metric, honest_max):
@@ -100,7 +102,7 @@ def test_house_prices_answers_stay_with_the_grader(episode):
     answer = env.task.grader_binds()[f"{WORKSPACE}/data"] / "answer.csv"
     answer_lines = answer.read_text().splitlines()[1:]
     test_ids = {line.split(",")[0] for line in answer_lines}
-    raw = Path(__import__("os").environ["MLGYM_DATA_DIR"]) / "kaggle_house_prices" / "train.csv"
+    raw = Path(os.environ["MLGYM_DATA_DIR"]) / "kaggle_house_prices" / "train.csv"
     raw_lines = [ln for ln in raw.read_text().splitlines()[1:] if ln.split(",")[0] in test_ids]
     assert len(answer_lines) == len(raw_lines) == 292
     assert_nothing_reachable(env, answer_lines + raw_lines, 1, ("answer.csv",))
