@@ -21,6 +21,7 @@ say() { echo "[docker.sh] $*"; }
 give_up() { say "NO DOCKER ENGINE: $*"; echo "unavailable: $*" > "$STATUS"; exit 0; }
 
 export DOCKER_HOST="unix://$SOCK"
+echo "starting" > "$STATUS"
 if ! command -v dockerd >/dev/null || ! command -v debootstrap >/dev/null; then
     say "installing docker.io and debootstrap"
     (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker.io debootstrap) >/dev/null 2>&1 \
@@ -66,9 +67,9 @@ fi
 
 HASH=$(cat "$DOCKERFILE_DIR"/* | sha256sum | cut -c1-16)
 if [ "$("$DOCKER" image inspect -f '{{index .Config.Labels "mlgym.dockerfile"}}' "$IMAGE" 2>/dev/null)" != "$HASH" ]; then
-    say "docker build $IMAGE from $BASE"
+    mkdir -p "$CACHE"; say "docker build $IMAGE from $BASE"
     "$DOCKER" build -q --network host --build-arg "BASE=$BASE" --label "mlgym.dockerfile=$HASH" \
-        -t "$IMAGE" "$DOCKERFILE_DIR" >/dev/null || give_up "docker build of $IMAGE failed"
+        -t "$IMAGE" "$DOCKERFILE_DIR" >"$CACHE/build.log" 2>&1 || give_up "docker build of $IMAGE failed: $(tail -n 3 "$CACHE/build.log" | tr "\n" " ")"
 fi
 say "ready: engine at $SOCK, image $IMAGE"
 echo "ready" > "$STATUS"
