@@ -236,8 +236,8 @@ def test_image_build_from_a_local_base() -> None:
     from mlgym_core.cli import cli
 
     base = os.environ.get("MLGYM_IMAGE", "mlgym-agent:latest")
-    res = CliRunner().invoke(cli, ["image", "build", "--base", base, "--tag", "mlgym-agent-test:latest",
-                                 "--no-task-requirements"])
+    argv = ["image", "build", "--base", base, "--tag", "mlgym-agent-test:latest", "--no-task-requirements"]
+    res = CliRunner().invoke(cli, argv)
     assert res.exit_code == 0, res.output
     import docker
 
