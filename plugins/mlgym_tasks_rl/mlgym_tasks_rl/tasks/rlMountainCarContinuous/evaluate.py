@@ -1,0 +1,15 @@
+"""Scores the 5 checkpoints of the workspace on MountainCarContinuous-v0 (frame cap 200); prints Reward Mean/Std.
+
+Run from the workspace root: python evaluate.py --config_fname config.yaml
+The checkpoints are checkpoints/config*.pkl and the network is rebuilt from src/networks.py.
+"""
+
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from rlgrader import evaluate  # noqa: E402
+
+if __name__ == "__main__":
+    evaluate("MountainCarContinuous-v0", max_frames=200)
