@@ -51,6 +51,11 @@ class MiniLMEmbedder:
             hf_logging.disable_progress_bar()
         except ImportError:
             pass
+        import torch
+
+        # one intra-op thread by default: a short query is not worth a thread pool, and on a busy
+        # machine OpenMP spin-waiting makes multi-threaded inference far slower (MLGYM_EMBED_THREADS)
+        torch.set_num_threads(int(os.environ.get("MLGYM_EMBED_THREADS", "1")))
         self.model = SentenceTransformer(str(path), device="cpu", local_files_only=True)
 
     def encode(self, texts: list[str]) -> Any:
