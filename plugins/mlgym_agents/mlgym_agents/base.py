@@ -57,6 +57,9 @@ def load_templates(package_file: str, override: str | None, inline: dict[str, An
         if bad:
             raise ConfigError(f"{override}: unknown template(s) {', '.join(bad)}; known: {', '.join(sorted(data))}")
         data.update(extra)
+    bad = sorted(set(inline) - set(data))
+    if bad:
+        raise ConfigError(f"unknown template option(s) {', '.join(bad)}; known: {', '.join(sorted(data))}")
     data.update(inline)
     return {k: str(v) for k, v in data.items()}
 
@@ -73,9 +76,6 @@ class BaseAgent:
             raise ConfigError(f"agent option(s) {', '.join(unknown)} unknown; known: "
                               f"{', '.join(self.OPTIONS)} and any *_template / *_tip")
         self.templates = load_templates(self.PROMPTS, options.get("templates"), inline)
-        bad = sorted(set(inline) - set(self.templates))
-        if bad:
-            raise ConfigError(f"unknown template option(s) {', '.join(bad)}")
         self.memory_opt = options.get("memory")
         self.literature_opt = options.get("literature")
         hp = options.get("history_processor", "Last5Observations")
