@@ -36,7 +36,8 @@ CLASSIFICATION: dict[str, dict[str, Any]] = {
     "cifar10": {"hub": "uoft-cs/cifar10", "image": "img", "label": "label", "shape": (32, 32, 3),
                 "classes": CIFAR10_CLASSES, "smoke": (600, 200), "seed": 1010, "separation": 0.35},
     "fashion_mnist": {"hub": "zalando-datasets/fashion_mnist", "image": "image", "label": "label",
-                      "shape": (28, 28, 1), "classes": FMNIST_CLASSES, "smoke": (600, 200), "seed": 2020, "separation": 0.7},
+                      "shape": (28, 28, 1), "classes": FMNIST_CLASSES, "smoke": (600, 200), "seed": 2020,
+                      "separation": 0.7},
 }
 COCO_SMOKE = {"train": 200, "val": 40, "size": 32, "seed": 3030}
 
@@ -91,7 +92,8 @@ def prepare(dataset: str, scale: str) -> Path:
 def synthetic_classification(dataset: str, n_train: int, n_test: int
                              ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Seeded images with the real dataset's shape: each class is a smooth random template (a shared template
-    plus a class part scaled by ``separation``), each image a randomly shifted, contrast-jittered, noisy copy. Returns uint8 (N, H, W, C) images and int64 labels."""
+    plus a class part scaled by ``separation``), each image a randomly shifted, contrast-jittered, noisy copy.
+    Returns uint8 (N, H, W, C) images and int64 labels for train and test."""
     cfg = CLASSIFICATION[dataset]
     h, w, c = cfg["shape"]
     k = len(cfg["classes"])
@@ -158,7 +160,8 @@ def _read_hub_parquet(folder: Path, split: str, image_col: str, label_col: str
                       ) -> tuple[np.ndarray, np.ndarray] | None:
     import pyarrow.parquet as pq
 
-    files = sorted(p for p in folder.rglob("*.parquet") if p.name.startswith(f"{split}-") or p.stem == split)
+    files = sorted(p for p in folder.rglob("*.parquet")
+                   if p.name.startswith(f"{split}-") or p.stem == split or p.parent.name == split)
     if not files:
         return None
     imgs, labels = [], []
@@ -171,7 +174,8 @@ def _read_hub_parquet(folder: Path, split: str, image_col: str, label_col: str
 
 def load_real_classification(dataset: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """The real train/test splits: ``$MLGYM_DATA_DIR/<dataset>/`` (the hub's ``train-*.parquet`` and
-    ``test-*.parquet`` files, any depth) when present, else the Hugging Face hub."""
+    ``test-*.parquet`` files, or its parquet export ``train/0000.parquet``, at any depth) when present, else
+    the Hugging Face hub."""
     cfg = CLASSIFICATION[dataset]
     hint = (f"Provide it locally: put the hub's parquet files (train-*.parquet and test-*.parquet with columns "
             f"'{cfg['image']}', '{cfg['label']}') under $MLGYM_DATA_DIR/{dataset}/, or run with --scale smoke "

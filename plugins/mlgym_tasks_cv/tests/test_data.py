@@ -55,21 +55,22 @@ def test_parquet_carries_hub_features():
     assert list(test.features) == ["img"]
 
 
-def _hub_style_folder(root, dataset, image_col):
-    """Write the hub's parquet files (train-00000-of-00001.parquet, ...) for a tiny synthetic dataset."""
+def _hub_style_folder(root, dataset, image_col, layout):
+    """Write the hub's parquet files for a tiny synthetic dataset, in one of the hub's two layouts."""
     xtr, ytr, xte, yte = data.synthetic_classification(dataset, 12, 5)
-    folder = root / dataset / "plain_text"
-    folder.mkdir(parents=True)
     classes = data.CLASSIFICATION[dataset]["classes"]
-    data._write_images_parquet(folder / "train-00000-of-00001.parquet", xtr, ytr, image_col, "label", classes)
-    data._write_images_parquet(folder / "test-00000-of-00001.parquet", xte, yte, image_col, "label", classes)
+    for split, x, y in (("train", xtr, ytr), ("test", xte, yte)):
+        path = root / dataset / layout.format(split=split)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        data._write_images_parquet(path, x, y, image_col, "label", classes)
     return yte
 
 
-def test_local_folder_stands_in_for_the_hub(tmp_path, monkeypatch):
+@pytest.mark.parametrize("layout", ["plain_text/{split}-00000-of-00001.parquet", "default/{split}/0000.parquet"])
+def test_local_folder_stands_in_for_the_hub(tmp_path, monkeypatch, layout):
     monkeypatch.setenv("MLGYM_HOME", str(tmp_path / "home"))
     monkeypatch.setenv("MLGYM_DATA_DIR", str(tmp_path / "mirror"))
-    yte = _hub_style_folder(tmp_path / "mirror", "fashion_mnist", "image")
+    yte = _hub_style_folder(tmp_path / "mirror", "fashion_mnist", "image", layout)
     root = data.prepare("fashion_mnist", "full")
     assert root == tmp_path / "home" / "tasks_cv" / "fashion_mnist" / f"full-v{data.FORMAT}"
     info = json.loads((root / "agent" / "info.json").read_text())

@@ -54,7 +54,8 @@ def test_agent_sees_no_labels(env_for, task_id, dataset, secret):
         obs, _ = sh(env, "python -c \"import pandas as pd; print(list(pd.read_parquet('data/test.parquet').columns))\"")
         assert obs.strip() == "['img']"
     else:
-        obs, _ = sh(env, "python -c \"import pandas as pd; print(list(pd.read_parquet('data/val_images.parquet').columns))\"")
+        obs, _ = sh(env, "python -c \"import pandas as pd; "
+                         "print(list(pd.read_parquet('data/val_images.parquet').columns))\"")
         assert "anns" not in obs and "file_name" in obs
     obs, rc = sh(env, "touch data/x.csv")
     assert rc != 0  # data is read-only
