@@ -184,21 +184,25 @@ def _local_texts(root: Path) -> Iterator[str]:
 
 
 def _hub_texts() -> Iterator[str]:
+    """FineWeb documents streamed from the hub; fails here (not at the first next()) when unreachable."""
+    layout = "fineweb10B/fineweb_{train,val}_*.bin shards or *.jsonl texts"
     try:
         import datasets
     except ImportError as exc:
-        raise unavailable("fineweb", FINEWEB_HUB, "fineweb10B/fineweb_{train,val}_*.bin shards or *.jsonl texts",
-                          exc) from None
+        raise unavailable("fineweb", FINEWEB_HUB, layout, exc) from None
     try:
         ds = datasets.load_dataset(FINEWEB_HUB, name=FINEWEB_CONFIG, split="train", streaming=True)
         it = iter(ds)
         first = next(it)
     except Exception as exc:
-        raise unavailable("fineweb", FINEWEB_HUB, "fineweb10B/fineweb_{train,val}_*.bin shards or *.jsonl texts",
-                          exc) from None
-    yield first["text"]
-    for row in it:
-        yield row["text"]
+        raise unavailable("fineweb", FINEWEB_HUB, layout, exc) from None
+
+    def gen() -> Iterator[str]:
+        yield first["text"]
+        for row in it:
+            yield row["text"]
+
+    return gen()
 
 
 def tokenize_to_shards(texts: Iterable[str], out: Path, *, val_tokens: int, shard_tokens: int,
