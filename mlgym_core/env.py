@@ -83,6 +83,10 @@ class MLGymEnv(gym.Env[str, str]):
         self.sandbox: Any = None
         self._episode_dir: Path | None = None
         self._done = True
+        # readable before the first reset() completes (a failing prepare() must not hide its error)
+        self.exit_status = ""
+        self.scores: list[dict[str, float]] = []
+        self.submission: str | None = None
         self.action_space = gym.spaces.Text(max_length=1_000_000, charset=_ANY)
         self.observation_space = gym.spaces.Text(max_length=10_000_000, charset=_ANY)
 
@@ -113,10 +117,10 @@ class MLGymEnv(gym.Env[str, str]):
         except ShellDied as exc:
             raise SandboxError(f"{self.runtime_name} sandbox for '{self.spec_task.id}' failed to start: {exc}") from exc
         self.current_step = 0
-        self.scores: list[dict[str, float]] = []
+        self.scores = []
         self.best: float | None = self.spec_task.baseline_scores.get(self.spec_task.metric)
         self.exit_status = ""
-        self.submission: str | None = None
+        self.submission = None
         self.cwd = WORKSPACE
         self._done = False
         self._t_reset = time.perf_counter() - t0
