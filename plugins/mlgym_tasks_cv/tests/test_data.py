@@ -144,3 +144,19 @@ def test_prepared_smoke_coco():
     refs = json.loads((root / "grader" / "val_references.json").read_text())
     assert sorted(map(int, refs)) == sorted(val["id"]) and all(len(r) == 5 for r in refs.values())
     assert sorted(p.name for p in (root / "grader").iterdir()) == ["val_references.json"]
+
+
+def test_run_without_real_data_reports_the_error(tmp_path, monkeypatch):
+    """`mlgym run --scale full` with no COCO folder: the run record carries the one-line data error."""
+    from click.testing import CliRunner
+
+    from mlgym_core.cli import cli
+
+    monkeypatch.setenv("MLGYM_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("MLGYM_DATA_DIR", raising=False)
+    res = CliRunner().invoke(cli, ["run", "--task", "imageCaptioningCOCO", "--agent", "baseline", "--scale", "full",
+                                   "--output", str(tmp_path / "runs")])
+    (run_dir,) = (tmp_path / "runs").iterdir()
+    rec = json.loads((run_dir / "run.json").read_text())
+    assert any(w.startswith("DataUnavailableError: dataset 'coco'") for w in rec["warnings"]), (rec, res.output)
+    assert rec["scores"] == [] and rec["steps"] == 0
