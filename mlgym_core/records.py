@@ -29,6 +29,63 @@ def write_json(path: Path, obj: Any) -> None:
         raise
 
 
+def write_text_atomic(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+class TrajectoryWriter:
+    """Rewrites a trajectory file after every step without re-encoding all of it each time.
+
+    The ``trajectory`` and ``history`` lists are treated as append-only except for their last
+    two items (an agent may still amend the newest message); older items are encoded once and
+    their JSON text is reused, so a step costs the encoding of what changed plus one write.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._done: dict[str, list[str]] = {"trajectory": [], "history": []}
+        self._ids: dict[str, list[int]] = {"trajectory": [], "history": []}
+
+    def _encode_list(self, key: str, items: list[Any]) -> str:
+        done, ids = self._done[key], self._ids[key]
+        stable = max(0, len(items) - 2)
+        # drop cached text whose item is gone or replaced (the list was edited, not appended to)
+        keep = 0
+        for keep in range(min(len(ids), stable) + 1):
+            if keep == min(len(ids), stable) or ids[keep] != id(items[keep]):
+                break
+        del done[keep:], ids[keep:]
+        while len(done) < stable:
+            item = items[len(done)]
+            done.append(_dumps(item))
+            ids.append(id(item))
+        return ",\n".join(done + [_dumps(x) for x in items[stable:]])
+
+    def write(self, traj: dict[str, Any]) -> None:
+        parts = []
+        for key, value in traj.items():
+            if key in self._done and isinstance(value, list):
+                parts.append(f"{json.dumps(key)}: [\n{self._encode_list(key, value)}\n]")
+            else:
+                parts.append(f"{json.dumps(key)}: {_dumps(value)}")
+        write_text_atomic(self.path, "{\n" + ",\n".join(parts) + "\n}\n")
+
+
+def _dumps(obj: Any) -> str:
+    return json.dumps(obj, ensure_ascii=False, default=str)
+
+
 def read_json(path: Path) -> Any:
     from .errors import MlgymError
 

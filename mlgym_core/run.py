@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from . import __version__
 from .env import MLGymEnv
 from .errors import ConfigError, MlgymError
-from .records import new_trajectory, write_json
+from .records import TrajectoryWriter, new_trajectory, write_json
 
 
 class RunSpec(BaseModel):
@@ -56,6 +56,7 @@ class Episode:
         self.max_steps = env.max_steps
         self.traj_path = traj_path
         self.traj = new_trajectory()
+        self.writer = TrajectoryWriter(traj_path)
         self.options = dict(spec.agent_options)
         self.done = False
         self.observation = ""
@@ -92,7 +93,7 @@ class Episode:
         self.observation, self.info = obs, info
         self.done = term or trunc
         self._sync_info()
-        write_json(self.traj_path, self.traj)
+        self.writer.write(self.traj)
         if self.on_step is not None:
             self.on_step(self, reward)
         return obs, reward, term, trunc, info
@@ -191,7 +192,7 @@ def run_episode(spec: RunSpec, *, env: MLGymEnv | None = None, on_step: Any = No
         if env.isolation == "none":
             record["warnings"].append("bwrap is not installed: commands ran without isolation")
         record["timings"]["reset_s"] = reset_info["timings"]["reset_s"]
-        write_json(traj_path, episode.traj)
+        episode.writer.write(episode.traj)
         agent = agent_spec.factory(**{k: v for k, v in spec.agent_options.items()
                                       if k not in ("tools", "tool_options")})
         agent.run(episode)
@@ -214,7 +215,7 @@ def run_episode(spec: RunSpec, *, env: MLGymEnv | None = None, on_step: Any = No
         if prev is not None:
             signal.signal(signal.SIGTERM, prev)
         episode._sync_info()
-        write_json(traj_path, episode.traj)
+        episode.writer.write(episode.traj)
         ended = _dt.datetime.now(_dt.timezone.utc)
         scores = list(env.scores)
         record.update(exit_status=env.exit_status, scores=scores, steps=len(episode.traj["trajectory"]),
