@@ -131,7 +131,10 @@ def list_cmd(kind: str, as_json: bool) -> None:
         return
     from rich.table import Table
 
-    t = Table("ID", "PLUGIN", "DESCRIPTION", box=None, header_style="bold")
+    t = Table(box=None, header_style="bold")
+    t.add_column("ID", no_wrap=True)
+    t.add_column("PLUGIN", no_wrap=True)
+    t.add_column("DESCRIPTION")
     for i in its:
         desc = _describe(kind, i)
         if kind == "tasks":
