@@ -61,7 +61,8 @@ def main() -> None:
         texts = [f"finding {i}: setting {i % 97} gave score {rng.random():.3f}" for i in range(args.records)]
         tags = [" ".join(t.split()[:3]) for t in texts]
         store = MemoryStore(tmp / "mem" / "benchTask", emb)
-        store.add_rows([{"text": t, "tag": g, "vector": v.tolist(), "created": 0.0} for t, g, v in zip(texts, tags, vecs)])
+        store.add_rows([{"text": t, "tag": g, "vector": v.tolist(), "created": 0.0}
+                        for t, g, v in zip(texts, tags, vecs)])
         assert store.footer()["records"] == args.records
 
         # baseline: MLGym's memory.json, loaded and scanned on every read

@@ -84,7 +84,8 @@ class OpenAIEmbedder:
             raise ServiceError(f"embeddings endpoint {self.base_url}: {exc}") from None
         rows = sorted(body.get("data", []), key=lambda d: d.get("index", 0))
         if len(rows) != len(texts):
-            raise ServiceError(f"embeddings endpoint {self.base_url} returned {len(rows)} vectors for {len(texts)} texts")
+            raise ServiceError(f"embeddings endpoint {self.base_url} returned {len(rows)} vectors "
+                               f"for {len(texts)} texts")
         v = np.asarray([r["embedding"] for r in rows], dtype="float32")
         return v / np.maximum(np.linalg.norm(v, axis=1, keepdims=True), 1e-12)
 
@@ -132,6 +133,7 @@ class MemoryStore:
     """The LanceDB table of one task: text, tag, vector (unit length), created (unix time)."""
 
     def __init__(self, path: str | os.PathLike[str], embedder: Any) -> None:
+        os.environ.setdefault("LANCE_LOG", "error")  # lance's Rust logger: no WARN lines on table creation
         import lancedb
 
         self.path = Path(path)
@@ -190,6 +192,7 @@ def _table_names(db: Any) -> list[str]:
 
 def memory_footer(task_id: str, options: dict[str, Any] | None = None) -> dict[str, Any]:
     """Footer data for an agent's prompt, read straight from the store: {"records", "key_words"}."""
+    os.environ.setdefault("LANCE_LOG", "error")
     import lancedb
 
     path = memory_dir(task_id, options)

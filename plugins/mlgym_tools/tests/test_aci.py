@@ -73,7 +73,7 @@ def test_open_with_line_numbers(env):
 
 def test_open_errors(env):
     assert run(env, "open nope.txt") == "File nope.txt not found"
-    assert run(env, "open data") == "File data not found" or "is a directory" in run(env, "open data")
+    assert run(env, "open data") == "File data not found"  # battleOfSexes has no data folder
     run(env, "mkdir -p sub")
     assert run(env, "open sub") == ("Error: sub is a directory. You can only open files. Use cd or ls to navigate "
                                     "directories.")
@@ -127,8 +127,10 @@ def test_edit_and_insert(env):
     assert obs[:3] == [f"[File: {WS}/m.py (7 lines total)]", "1:import os", "2:def f(x):"]
     assert run(env, "cat m.py") == "import os\ndef f(x):\n    y = x + 1\n    return y\n\n\nprint(f(1))"
     assert run(env, "edit 2\nfoo\nend_of_edit") == "Usage: edit <start_line>:<end_line>"
-    assert run(env, "edit a:2\nfoo\nend_of_edit") == "Usage: edit <start_line>:<end_line>\nError: start_line must be a number"
-    assert run(env, "insert x\nfoo\nend_of_insert") == "Usage: insert <line_number>\nError: line_number must be a number"
+    assert run(env, "edit a:2\nfoo\nend_of_edit") == ("Usage: edit <start_line>:<end_line>\n"
+                                                     "Error: start_line must be a number")
+    assert run(env, "insert x\nfoo\nend_of_insert") == ("Usage: insert <line_number>\n"
+                                                       "Error: line_number must be a number")
 
 
 def test_malformed_edit_is_refused_without_running(env):
