@@ -193,16 +193,22 @@ def load_real_classification(dataset: str) -> tuple[np.ndarray, np.ndarray, np.n
         from datasets import load_dataset
 
         ds = load_dataset(cfg["hub"])
-        out = []
-        for split in ("train", "test"):
-            part = ds[split]
-            out.append(np.stack([_decode(x) for x in part[cfg["image"]]]))
-            out.append(np.asarray(part[cfg["label"]], dtype=np.int64))
-        return out[0], out[1], out[2], out[3]
     except Exception as exc:  # ImportError, network, offline mode, missing repo
         first = (str(exc).strip().splitlines() or [""])[0][:300]
         raise DataUnavailableError(f"dataset '{dataset}': could not load '{cfg['hub']}' from the Hugging Face hub "
                                    f"({type(exc).__name__}: {first}). {hint}") from None
+    return arrays_from_hf(dataset, ds)
+
+
+def arrays_from_hf(dataset: str, ds: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Train and test arrays of a ``datasets.DatasetDict`` with the hub's columns."""
+    cfg = CLASSIFICATION[dataset]
+    out = []
+    for split in ("train", "test"):
+        part = ds[split]
+        out.append(np.stack([_decode(x) for x in part[cfg["image"]]]))
+        out.append(np.asarray(part[cfg["label"]], dtype=np.int64))
+    return out[0], out[1], out[2], out[3]
 
 
 def _build_classification(dataset: str, scale: str, out: Path) -> None:

@@ -160,3 +160,18 @@ def test_run_without_real_data_reports_the_error(tmp_path, monkeypatch):
     rec = json.loads((run_dir / "run.json").read_text())
     assert any(w.startswith("DataUnavailableError: dataset 'coco'") for w in rec["warnings"]), (rec, res.output)
     assert rec["scores"] == [] and rec["steps"] == 0
+
+
+@pytest.mark.skipif(importlib.util.find_spec("datasets") is None, reason="datasets is not installed")
+def test_arrays_from_a_hub_dataset():
+    """The hub path's conversion, on an in-memory DatasetDict with the hub's features (grayscale PIL)."""
+    from datasets import ClassLabel, Dataset, DatasetDict, Features, Image
+    from PIL import Image as PILImage
+
+    x, y, _, _ = data.synthetic_classification("fashion_mnist", 6, 1)
+    feats = Features({"image": Image(), "label": ClassLabel(names=data.FMNIST_CLASSES)})
+    part = Dataset.from_dict({"image": [PILImage.fromarray(a[..., 0], mode="L") for a in x],
+                              "label": y.tolist()}, features=feats)
+    xtr, ytr, xte, yte = data.arrays_from_hf("fashion_mnist", DatasetDict(train=part, test=part.select([0, 1])))
+    assert xtr.shape == (6, 28, 28, 1) and np.array_equal(xtr, x) and ytr.tolist() == y.tolist()
+    assert xte.shape == (2, 28, 28, 1) and yte.tolist() == y[:2].tolist()
