@@ -1,6 +1,8 @@
 """Grader of languageModelingFineWeb: mean cross-entropy of the submitted model on held-out tokens.
 
     python evaluate.py       # with several GPUs visible it relaunches itself under torchrun
+    python evaluate.py --val-glob 'data/fineweb10B/fineweb_train_000009.bin' --val-tokens 1048576
+                             # your own check on held-out training tokens (the grader's are not in data/)
 
 The grader never imports the submission. It starts _lm_worker.py, which loads model.py,
 model_config.json and model.pt, in a child process that cannot see data/ (bubblewrap) and
@@ -11,6 +13,7 @@ from those logits (log-softmax over the vocabulary), after a check that the mode
 
 from __future__ import annotations
 
+import argparse
 import glob
 import json
 import os
@@ -138,13 +141,17 @@ def main() -> None:
                 raise ValueError("not an object")
     except ValueError as exc:
         fail(f"model_config.json: {exc}")
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--val-glob", default=os.path.join(DATA, "fineweb10B", "fineweb_val_*.bin"))
+    ap.add_argument("--val-tokens", type=int, default=None)
+    args = ap.parse_args()
     with open(os.path.join(DATA, "meta.json")) as f:
         meta = json.load(f)
     smoke = meta.get("scale") == "smoke"
     seq_len = int(meta.get("seq_len", 1024))
     batch = 16 if smoke else 64
     chunk = batch if smoke else 4  # sequences per request to the worker
-    total = int(meta.get("val_tokens", 10_485_760))
+    total = args.val_tokens or int(meta.get("val_tokens", 10_485_760))
 
     ddp = "LOCAL_RANK" in os.environ
     if ddp:
@@ -160,9 +167,9 @@ def main() -> None:
     step_tokens = batch * seq_len * world
     if total % step_tokens:
         fail(f"the validation budget of {total} tokens is not a multiple of {batch}x{seq_len}x{world} (world size)")
-    files = sorted(glob.glob(os.path.join(DATA, "fineweb10B", "fineweb_val_*.bin")))
+    files = sorted(glob.glob(args.val_glob))
     if not files:
-        fail("no validation shards in data/fineweb10B")
+        fail(f"no token shards match {args.val_glob}")
     tokens = np.concatenate([load_shard(p)[: total + 1] for p in files])[: total + 1]
     if len(tokens) < total + 1:
         fail(f"the validation shards hold {len(tokens)} tokens, fewer than {total + 1}")
