@@ -278,7 +278,9 @@ def rollout_returns(worker: Worker, env_name: str, max_frames: int, n_models: in
 
     @jax.jit
     def reset():
-        return jax.vmap(env.reset, in_axes=(0, None))(reset_keys, env_params)
+        obs, state = jax.vmap(env.reset, in_axes=(0, None))(reset_keys, env_params)
+        # drop weak types, so that step() compiles once
+        return obs, jax.tree.map(lambda x: jnp.asarray(x, dtype=jnp.asarray(x).dtype), state)
 
     @jax.jit
     def step(state, action, t):

@@ -37,6 +37,11 @@ class Runner(NamedTuple):
     episode_return: jax.Array
 
 
+def strong_types(tree):
+    """Drop JAX's weak types (reset states hold some), so that the jitted chunk compiles only once."""
+    return jax.tree.map(lambda x: jnp.asarray(x, dtype=jnp.asarray(x).dtype), tree)
+
+
 def learning_rate_schedule(cfg, total_grad_steps: int):
     """Linear warm-up from 0 to ``lr_begin``, then linear from ``lr_begin`` to ``lr_end``."""
     warmup = int(float(cfg.get("lr_warmup", 0.0)) * total_grad_steps)
@@ -146,6 +151,7 @@ def make_train(config, model):
     def start(rng, params):
         rng, k = jax.random.split(rng)
         obs, env_state = v_reset(jax.random.split(k, n_envs), env_params)
+        env_state = strong_types(env_state)
         return Runner(params, tx.init(params), env_state, obs, rng, jnp.zeros(n_envs))
 
     def train(rng, params):
