@@ -110,7 +110,7 @@ class MLGymEnv(gym.Env[str, str]):
             env={"MLGYM_TASK_ID": self.spec_task.id, "MLGYM_SEED": str(seed if seed is not None else 42),
                  "WINDOW": "1000", "OVERLAP": "2"},
             init=self._init_script(), network=self.spec_task.network, pids=self.spec_task.resources.pids,
-            memory_gb=self.spec_task.resources.memory_gb, devices=self.devices, output_cap=self.output_cap,
+            memory_gb=self.spec_task.resources.memory_gb, cpus=self.spec_task.resources.cpus, devices=self.devices, output_cap=self.output_cap,
             hide=self._hidden_folders(), labels={"mlgym.task": self.spec_task.id})
         try:
             self.sandbox = self.runtime.start(cfg)
