@@ -6,8 +6,6 @@ import pytest
 
 from mlgym_core.env import MLGymEnv
 
-needs_bwrap = pytest.mark.skipif(shutil.which("bwrap") is None, reason="bubblewrap is not installed")
-
 
 @pytest.fixture
 def short_tmp():
@@ -30,8 +28,3 @@ def make_env(short_tmp):
     yield make
     for env in envs:
         env.close()
-
-
-def run(env, action):
-    obs, _reward, _term, _trunc, _info = env.step(action)
-    return obs.rstrip("\n")
