@@ -90,3 +90,8 @@ def test_long_command_text(sh):
     body = "\n".join(f"X{i}={i}" for i in range(5000))
     r = sh.run(body + "\necho $X0 $X4999", 20)
     assert r.output == "0 4999\n"
+
+
+def test_last_action_is_exported_after_each_command(sh):
+    sh.run("echo first", 5)
+    assert sh.run("echo $LAST_ACTION", 5).output == "echo first\n"

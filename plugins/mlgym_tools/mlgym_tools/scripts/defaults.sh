@@ -201,5 +201,24 @@ create() {
 # signature: state
 # docstring: prints the open file and the working directory as JSON (and the memory footer when memory is on)
 state() {
-    "$_MLGYM_PY" "$_MLGYM_TOOLS/_aci.py" state "$CURRENT_FILE" "$PWD"
+    local d
+    for d in "${MLGYM_SERVICES_DIR:-}" /home/agent/.mlgym; do
+        if [ -n "$d" ] && [ -S "$d/memory.sock" ]; then  # memory on: the footer needs the store
+            "$_MLGYM_PY" "$_MLGYM_TOOLS/_aci.py" state "$CURRENT_FILE" "$PWD"
+            return
+        fi
+    done
+    # memory off: plain bash, no process started (state runs before every step)
+    local f=${CURRENT_FILE:-n/a} a b
+    _mlgym_json_str a "$f"
+    _mlgym_json_str b "$PWD"
+    printf '{"open_file": %s, "working_dir": %s}\n' "$a" "$b"
+}
+
+_mlgym_json_str() {  # _mlgym_json_str VAR TEXT: VAR = TEXT as a JSON string
+    local s=${2//\\/\\\\}
+    s=${s//\"/\\\"}
+    s=${s//$'\n'/\\n}
+    s=${s//$'\t'/\\t}
+    printf -v "$1" '"%s"' "$s"
 }
