@@ -48,7 +48,7 @@ def worker_command(device: str) -> list[str]:
     cmd = [sys.executable, "-I", os.path.join(HERE, "_lm_worker.py"), WS, device]
     bwrap = shutil.which("bwrap")
     if bwrap and os.environ.get("MLGYM_LM_WORKER_ISOLATION", "bwrap") != "none":
-        wrap = [bwrap, "--dev-bind", "/", "/", "--tmpfs", DATA, "--die-with-parent", "--"]
+        wrap = [bwrap, "--dev-bind", "/", "/", "--tmpfs", os.path.realpath(DATA), "--die-with-parent", "--"]
         if subprocess.run(wrap + ["true"], capture_output=True).returncode == 0:
             return wrap + cmd
     print("warning: bubblewrap is not usable here; the model worker can see data/", file=sys.stderr, flush=True)

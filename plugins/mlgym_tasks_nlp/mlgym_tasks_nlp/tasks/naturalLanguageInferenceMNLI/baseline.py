@@ -80,7 +80,8 @@ def main() -> None:
     for epoch in range(epochs):
         order = list(range(len(rows)))
         random.Random(epoch).shuffle(order)
-        batches = [order[i:i + batch] for i in range(0, len(order), batch)][rank::world]
+        batches = [order[i:i + batch] for i in range(0, len(order), batch)]
+        batches = batches[: len(batches) // world * world][rank::world]  # equal step counts on every rank
         net.train()
         for b in batches:
             enc = encode([rows[i]["premise"] for i in b], [rows[i]["hypothesis"] for i in b])
