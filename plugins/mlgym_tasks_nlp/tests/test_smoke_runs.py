@@ -125,3 +125,57 @@ def test_mnli_labels_stay_with_the_grader_and_submission_code_never_runs(nlp_hom
         assert 15.0 < scores[0]["validation_accuracy"] < 55.0  # an untrained model, not the printed 100
     finally:
         env.close()
+
+
+def test_mnli_full_scale_path_with_a_tiny_stand_in_for_bert_base_uncased(tmp_path, cli):
+    """The full-scale code (local MNLI copy, bert-base-uncased folder, WordPiece tokenizer, lr 1e-7
+    baseline, grader) end to end, with a 1-layer BERT in place of bert-base-uncased."""
+    from transformers import BertConfig, BertModel, BertTokenizerFast
+
+    from mlgym_tasks_nlp import data as D
+
+    local = tmp_path / "local"
+    for split, seed, n in (("train", 1, 200), ("validation_matched", 2, 100), ("validation_mismatched", 3, 50)):
+        D.write_jsonl(local / "mnli" / f"{split}.jsonl", D.synthetic_mnli(seed, n))
+    words = sorted({w for r in D.synthetic_mnli(1, 500) for w in f"{r['premise']} {r['hypothesis']}".split()})
+    bert = local / "bert-base-uncased"
+    bert.mkdir()
+    (bert / "vocab.txt").write_text("\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *words]) + "\n")
+    BertTokenizerFast(vocab_file=str(bert / "vocab.txt"), do_lower_case=True).save_pretrained(bert)
+    BertModel(BertConfig(vocab_size=len(words) + 5, hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
+                         intermediate_size=64)).save_pretrained(bert)
+    env = {"MLGYM_HOME": str(tmp_path / "home"), "MLGYM_DATA_DIR": str(local)}
+    cli("data", "prepare", "naturalLanguageInferenceMNLI", "--scale", "full", env=env)
+    cli("run", "--task", "naturalLanguageInferenceMNLI", "--agent", "baseline", "--scale", "full",
+        "--output", str(tmp_path / "runs"), env=env)
+    rec = _run_record(tmp_path / "runs")
+    assert rec["exit_status"] == "submitted", rec
+    assert 0.0 <= rec["best_score"] <= 100.0 and len(rec["scores"]) == 2
+
+
+def test_full_size_lm_is_the_papers_and_causal():
+    import importlib.util
+
+    import torch
+
+    spec = importlib.util.spec_from_file_location("nlp_model_under_test", LM_DIR / "model.py")
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = mod  # dataclasses look their module up
+    try:
+        spec.loader.exec_module(mod)
+    finally:
+        del sys.modules[spec.name]
+    cfg = mod.ModelConfig()
+    assert (cfg.n_layer, cfg.n_head, cfg.n_embd, cfg.vocab_size) == (12, 6, 768, 50304)
+    torch.manual_seed(0)
+    model = mod.Model(cfg)
+    assert 120e6 < sum(p.numel() for p in model.parameters()) < 170e6
+    for p in model.parameters():  # the zero-initialised projections would hide any leak
+        torch.nn.init.normal_(p, std=0.02)
+    x = torch.randint(0, 50257, (1, 32))
+    y = x.clone()
+    y[0, 20:] = torch.randint(0, 50257, (12,))
+    with torch.no_grad():
+        a, b = model(x), model(y)
+    assert a.shape == (1, 32, 50304)
+    assert torch.allclose(a[0, :20], b[0, :20], atol=1e-4) and not torch.allclose(a[0, 20:], b[0, 20:])
