@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Third-party dependencies of mlgym-tasks-nlp's tests (idempotent). torch is the local CPU wheel;
-# `datasets` (hub access) is not needed offline and is left out.
+# Third-party dependencies of mlgym-tasks-nlp's tests (idempotent). torch is the local CPU wheel
+# (2.13.0 satisfies the [train] extra's range); `datasets` (hub access only) is left out.
 set -euo pipefail
-python -c "import torch" 2>/dev/null || pip install torch==2.13.0
-pip install "transformers>=4.40" "safetensors>=0.4" "tiktoken>=0.7"
+PY=${PYTHON:-python3}
+"$PY" -c "import torch" 2>/dev/null || "$PY" -m pip install -q torch==2.13.0
+"$PY" -m pip install -q "transformers>=4.40" "safetensors>=0.4" "tiktoken>=0.7"

@@ -205,6 +205,20 @@ def _hub_texts() -> Iterator[str]:
     return gen()
 
 
+def _encoded_docs(enc: Any, texts: Iterable[str], eot: int, batch: int = 1024) -> Iterator[np.ndarray]:
+    """Each document as uint16 ids prefixed with <|endoftext|>, encoded in batches on all cores."""
+    threads = os.cpu_count() or 1
+    pending: list[str] = []
+    for text in texts:
+        pending.append(text)
+        if len(pending) == batch:
+            for ids in enc.encode_ordinary_batch(pending, num_threads=threads):
+                yield np.array([eot, *ids], dtype=np.uint16)
+            pending = []
+    for ids in enc.encode_ordinary_batch(pending, num_threads=threads) if pending else ():
+        yield np.array([eot, *ids], dtype=np.uint16)
+
+
 def tokenize_to_shards(texts: Iterable[str], out: Path, *, val_tokens: int, shard_tokens: int,
                        train_shards: int, encoding: Any = None) -> dict[str, Any]:
     """Tokenize documents (each prefixed with <|endoftext|>) into ``fineweb_val_000000.bin`` (the
@@ -214,8 +228,7 @@ def tokenize_to_shards(texts: Iterable[str], out: Path, *, val_tokens: int, shar
     buf = np.empty(max(val_tokens, shard_tokens), dtype=np.uint16)
     fill, index, written = 0, 0, []
     target = val_tokens
-    for text in texts:
-        toks = np.array([eot] + enc.encode_ordinary(text), dtype=np.uint16)
+    for toks in _encoded_docs(enc, texts, eot):
         while toks.size:
             take = min(target - fill, toks.size)
             buf[fill:fill + take] = toks[:take]

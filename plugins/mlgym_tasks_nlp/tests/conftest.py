@@ -5,9 +5,9 @@ import sys
 import pytest
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def nlp_home(tmp_path_factory):
-    """A private MLGYM_HOME for the pack's tests (prepared smoke data is shared between them)."""
+    """A private MLGYM_HOME for one test module (prepared smoke data is shared by its tests)."""
     home = tmp_path_factory.mktemp("nlp-home")
     saved = {k: os.environ.get(k) for k in ("MLGYM_HOME", "HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE")}
     os.environ.update(MLGYM_HOME=str(home), HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1")
