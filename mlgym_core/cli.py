@@ -172,6 +172,8 @@ def _common_run_options(f: Any) -> Any:
         click.option("--option", "-o", "options", multiple=True, help="Agent option KEY=VALUE (value as YAML)."),
         click.option("--short-timeout", type=float, default=None, help="Seconds for ordinary commands (25)."),
         click.option("--training-timeout", type=float, default=None, help="Seconds for python/torchrun commands."),
+        click.option("--devices", default=None,
+                     help="GPU ids for the episode, e.g. 0,1 (default: the first ones the task asks for, if any)."),
     ]
     for o in reversed(opts):
         f = o(f)
@@ -228,14 +230,15 @@ def _do_run(spec: Any) -> None:
               help="Model backend option KEY=VALUE (value as YAML), e.g. temperature=0.2.")
 def run_cmd(task: str, agent: str, model: str | None, runtime: str, max_steps: int, seed: int, scale: str,
             output: str, workspace_from: str | None, options: tuple[str, ...], short_timeout: float | None,
-            training_timeout: float | None, cost_limit: float | None, model_options: tuple[str, ...] = ()) -> None:
+            training_timeout: float | None, cost_limit: float | None, devices: str | None,
+            model_options: tuple[str, ...] = ()) -> None:
     """Run one episode and write its trajectory, results.json and run.json."""
     from .run import RunSpec
 
     _do_run(RunSpec(task=task, agent=agent, model=model, runtime=runtime, max_steps=max_steps, seed=seed,
                     scale=scale, output=output, workspace_from=workspace_from, agent_options=_parse_options(options),
                     short_timeout=short_timeout, training_timeout=training_timeout, cost_limit=cost_limit,
-                    model_options=_parse_options(model_options)))
+                    model_options=_parse_options(model_options), devices=_devices(task, devices)))
 
 
 @cli.command("replay")
@@ -243,7 +246,7 @@ def run_cmd(task: str, agent: str, model: str | None, runtime: str, max_steps: i
 @_common_run_options
 def replay_cmd(trajectory: str, task: str, runtime: str, max_steps: int, seed: int, scale: str, output: str,
                workspace_from: str | None, options: tuple[str, ...], short_timeout: float | None,
-               training_timeout: float | None) -> None:
+               training_timeout: float | None, devices: str | None) -> None:
     """Re-execute the actions of a trajectory (ours or MLGym's) in a fresh episode."""
     from .run import RunSpec
 
@@ -251,7 +254,28 @@ def replay_cmd(trajectory: str, task: str, runtime: str, max_steps: int, seed: i
     opts["trajectory"] = str(Path(trajectory).resolve())
     _do_run(RunSpec(task=task, agent="replay", runtime=runtime, max_steps=max_steps, seed=seed, scale=scale,
                     output=output, workspace_from=workspace_from, agent_options=opts, trajectory=trajectory,
-                    short_timeout=short_timeout, training_timeout=training_timeout))
+                    short_timeout=short_timeout, training_timeout=training_timeout, devices=_devices(task, devices)))
+
+
+def _devices(task: str, devices: str | None) -> tuple[str, ...]:
+    """``--devices`` as given; else as many of the host's GPUs as the task asks for (none: CPU)."""
+    if devices is not None:
+        return tuple(d.strip() for d in devices.split(",") if d.strip())
+    from .registry import get_task
+
+    want = get_task(task).resources.gpus
+    if not want:
+        return ()
+    import os
+
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    ids = [d for d in visible.split(",") if d.strip()] if visible is not None else \
+        sorted(p for p in (os.listdir("/proc/driver/nvidia/gpus") if os.path.isdir("/proc/driver/nvidia/gpus") else ()))
+    if visible is None:
+        ids = [str(i) for i in range(len(ids))]
+    if len(ids) < want:
+        click.echo(f"mlgym: warning: task '{task}' asks for {want} GPU(s); {len(ids)} found", err=True)
+    return tuple(ids[:want])
 
 
 _commands_added = False
