@@ -89,7 +89,8 @@ def test_full_configs_match_the_reference_highlights():
     finally:
         task.close()
     cfg = yaml.safe_load(path.read_text())["train_config"]
-    assert (cfg["num_train_steps"], cfg["num_train_envs"], cfg["n_steps"], cfg["n_minibatch"]) == (20_000_000, 256, 256, 8)
+    got = (cfg["num_train_steps"], cfg["num_train_envs"], cfg["n_steps"], cfg["n_minibatch"])
+    assert got == (20_000_000, 256, 256, 8)
     assert (cfg["lr_begin"], cfg["lr_end"], cfg["lr_warmup"], cfg["gae_lambda"]) == (6e-4, 5e-4, 0.03, 0.99)
     assert cfg["network_config"] == {"num_hidden_units": 256, "num_hidden_layers": 4}
 

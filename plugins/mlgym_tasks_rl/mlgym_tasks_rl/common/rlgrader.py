@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import ctypes
 import glob
+import importlib
 import importlib.util
 import json
 import math
@@ -22,6 +23,7 @@ import struct
 import subprocess
 import sys
 import tempfile
+import types
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -30,20 +32,23 @@ NUM_SEEDS = 5
 NUM_ENVS = 256
 
 WORKER = r"""
-import importlib.util, json, os, pickle, struct, sys
+import importlib, importlib.util, json, os, pickle, struct, sys, types
 def defer_import(name):
-    # load ``name`` on first attribute use (gymnax imports seaborn, for rendering only, at import)
-    if name in sys.modules:
+    # a stand-in that imports the real module on first attribute use (gymnax imports seaborn and
+    # matplotlib, for rendering only, at import time: seconds per start)
+    if name in sys.modules or importlib.util.find_spec(name.partition(".")[0]) is None:
         return
-    spec = importlib.util.find_spec(name)
-    if spec is None or spec.loader is None:
-        return
-    spec.loader = importlib.util.LazyLoader(spec.loader)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
+
+    class Deferred(types.ModuleType):
+        def __getattr__(self, attr):
+            if sys.modules.get(name) is self:
+                del sys.modules[name]
+            return getattr(importlib.import_module(name), attr)
+
+    sys.modules[name] = Deferred(name)
 
 defer_import("seaborn")
+defer_import("matplotlib.pyplot")
 folder, config_path, env_name = sys.argv[1:4]
 checkpoints = sys.argv[4:]
 proto_out = os.fdopen(os.dup(1), "wb")
@@ -128,16 +133,18 @@ while True:
 
 
 def defer_import(name: str) -> None:
-    """Load ``name`` on first attribute use (gymnax imports seaborn, for rendering only, at import)."""
-    if name in sys.modules:
+    """A stand-in for module ``name`` that imports the real one on first attribute use (gymnax
+    imports seaborn and matplotlib, for rendering only, at import time: seconds per start)."""
+    if name in sys.modules or importlib.util.find_spec(name.partition(".")[0]) is None:
         return
-    spec = importlib.util.find_spec(name)
-    if spec is None or spec.loader is None:
-        return
-    spec.loader = importlib.util.LazyLoader(spec.loader)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
+
+    class Deferred(types.ModuleType):
+        def __getattr__(self, attr: str) -> Any:
+            if sys.modules.get(name) is self:
+                del sys.modules[name]
+            return getattr(importlib.import_module(name), attr)
+
+    sys.modules[name] = Deferred(name)
 
 
 class GradingError(Exception):
@@ -164,9 +171,11 @@ class Worker:
 
     def __init__(self, folder: Path, config: Path, env_name: str, checkpoints: list[Path]) -> None:
         self.log = tempfile.TemporaryFile()
+        env = dict(os.environ, XLA_PYTHON_CLIENT_PREALLOCATE="false")  # no up-front grab of 75% of a GPU
         self.proc = subprocess.Popen(
             [sys.executable, "-I", "-c", WORKER, str(folder), str(config), env_name, *map(str, checkpoints)],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.log, cwd=str(folder), close_fds=True)
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.log, cwd=str(folder), close_fds=True,
+            env=env)
 
     def _recv(self) -> tuple[dict[str, Any], bytes]:
         try:
@@ -259,11 +268,13 @@ def rollout_returns(worker: Worker, env_name: str, max_frames: int, n_models: in
                     n_seeds: int = NUM_SEEDS, n_envs: int = NUM_ENVS) -> Any:
     """Returns of shape (models, seeds, envs); environment seeds 0..n_seeds-1, the same for every model."""
     defer_import("seaborn")
+    defer_import("matplotlib.pyplot")
     import gymnax
     import jax
     import jax.numpy as jnp
     import numpy as np
 
+    jax.config.update("jax_platforms", "cpu")  # the environments are cheap; a GPU is left to the policy
     env, env_params = gymnax.make(env_name)
     space = env.action_space(env_params)
     per_model = n_seeds * n_envs

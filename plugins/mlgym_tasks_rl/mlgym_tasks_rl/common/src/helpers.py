@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
 import pickle
 import sys
+import types
 from pathlib import Path
 from typing import Any
 
@@ -12,19 +14,20 @@ import yaml
 
 
 def defer_import(name: str) -> None:
-    """Load module ``name`` only when one of its attributes is first used.
-
-    gymnax imports seaborn (for rendering only) at import time, which costs seconds per start.
+    """Put a stand-in for module ``name`` in ``sys.modules`` that imports the real module when one of
+    its attributes is first used. gymnax imports seaborn and matplotlib (for rendering only) at
+    import time, which costs seconds per process start.
     """
-    if name in sys.modules:
+    if name in sys.modules or importlib.util.find_spec(name.partition(".")[0]) is None:
         return
-    spec = importlib.util.find_spec(name)
-    if spec is None or spec.loader is None:
-        return
-    spec.loader = importlib.util.LazyLoader(spec.loader)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
+
+    class Deferred(types.ModuleType):
+        def __getattr__(self, attr: str):
+            if sys.modules.get(name) is self:
+                del sys.modules[name]
+            return getattr(importlib.import_module(name), attr)
+
+    sys.modules[name] = Deferred(name)
 
 
 class Config(dict):

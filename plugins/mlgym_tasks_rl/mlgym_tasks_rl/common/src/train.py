@@ -24,6 +24,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from src.helpers import defer_import, load_config, save_pkl_object  # noqa: E402
 
 defer_import("seaborn")  # imported by gymnax for rendering only
+defer_import("matplotlib.pyplot")
 
 import jax  # noqa: E402
 
