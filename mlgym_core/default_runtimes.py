@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import signal
@@ -47,20 +48,49 @@ def bwrap_path() -> str | None:
     return path
 
 
-def _python_roots() -> list[str]:
+@functools.cache
+def _python_roots() -> tuple[str, ...]:
     roots = {os.path.realpath(sys.base_prefix), os.path.realpath(sys.prefix), sys.base_prefix, sys.prefix}
-    return sorted(r for r in roots if not r.startswith(("/usr", "/bin", "/lib")))
+    return tuple(sorted(r for r in roots if not r.startswith(("/usr", "/bin", "/lib"))))
 
 
+@functools.cache
 def _etc_dir() -> Path:
-    """A private /etc/passwd and /etc/group naming the sandbox user ``agent``."""
-    d = Path(tempfile.gettempdir()) / f"mlgym-etc-{os.getuid()}"
-    if not (d / "passwd").exists():
-        d.mkdir(parents=True, exist_ok=True)
-        (d / "passwd").write_text(f"root:x:0:0::/root:/bin/false\nagent:x:{SANDBOX_UID}:{SANDBOX_UID}::"
-                                  f"{AGENT_HOME}:/bin/bash\nnobody:x:65534:65534::/:/bin/false\n")
-        (d / "group").write_text(f"root:x:0:\nmlgym:x:{SANDBOX_UID}:agent\nnogroup:x:65534:\n")
+    """A private /etc for sandboxes, built once: the allowed entries of the host's /etc (copied,
+    symlinks kept) plus a passwd and group naming the sandbox user ``agent``. One bind mount
+    instead of one per entry keeps sandbox start fast."""
+    import hashlib
+
+    stamp = hashlib.sha1(repr([(n, _mtime(Path("/etc") / n)) for n in ETC_ALLOW]).encode()).hexdigest()[:10]
+    d = Path(tempfile.gettempdir()) / f"mlgym-etc-{os.getuid()}-{stamp}"
+    if (d / "group").exists():
+        return d
+    tmp = Path(tempfile.mkdtemp(prefix=d.name + ".", dir=d.parent))
+    tmp.chmod(0o755)
+    for name in ETC_ALLOW:
+        src = Path("/etc") / name
+        try:
+            if src.is_dir() and not src.is_symlink():
+                shutil.copytree(src, tmp / name, symlinks=True)
+            elif src.exists() or src.is_symlink():
+                shutil.copy2(src, tmp / name, follow_symlinks=False)
+        except OSError:
+            continue
+    (tmp / "passwd").write_text(f"root:x:0:0::/root:/bin/false\nagent:x:{SANDBOX_UID}:{SANDBOX_UID}::"
+                                f"{AGENT_HOME}:/bin/bash\nnobody:x:65534:65534::/:/bin/false\n")
+    (tmp / "group").write_text(f"root:x:0:\nmlgym:x:{SANDBOX_UID}:agent\nnogroup:x:65534:\n")
+    try:
+        tmp.rename(d)
+    except OSError:  # another process built it first
+        shutil.rmtree(tmp, ignore_errors=True)
     return d
+
+
+def _mtime(p: Path) -> float:
+    try:
+        return p.stat().st_mtime
+    except OSError:
+        return 0.0
 
 
 def bwrap_argv(bwrap: str, *, workspace: Path, ro_binds: dict[str, Path], read_only: tuple[str, ...],
@@ -77,11 +107,7 @@ def bwrap_argv(bwrap: str, *, workspace: Path, ro_binds: dict[str, Path], read_o
             a += ["--symlink", os.readlink(p), str(p)]
         elif p.is_dir():
             a += ["--ro-bind", str(p), str(p)]
-    a += ["--dir", "/etc"]
-    for name in ETC_ALLOW:
-        a += ["--ro-bind-try", f"/etc/{name}", f"/etc/{name}"]
-    etc = _etc_dir()
-    a += ["--ro-bind", str(etc / "passwd"), "/etc/passwd", "--ro-bind", str(etc / "group"), "/etc/group"]
+    a += ["--ro-bind", str(_etc_dir()), "/etc"]
     for root in _python_roots():
         a += ["--ro-bind", root, root]
     a += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--tmpfs", "/home", "--tmpfs", "/run",
@@ -247,6 +273,7 @@ class LocalRuntime:
     """Runs sandboxes and graders on this machine, under bubblewrap when it is installed."""
 
     name = "local"
+    prestart = True  # start() may run in a background thread (MLGymEnv prestarts the next sandbox)
 
     def __init__(self, isolation: str = "auto") -> None:
         self.bwrap = None if isolation == "none" else bwrap_path()

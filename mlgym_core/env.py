@@ -7,8 +7,10 @@ task's good direction, never negative. MLGym always returns 0.
 
 from __future__ import annotations
 
+import atexit
 import hashlib
 import os
+import queue
 import re
 import shutil
 import stat
@@ -50,7 +52,8 @@ class MLGymEnv(gym.Env[str, str]):
                  scale: str = "default", tools: Sequence[str] | None = None, tool_options: dict | None = None,
                  short_timeout: float | None = None, training_timeout: float | None = None,
                  output_cap: int = 100_000, devices: Sequence[str] = (), workspace_from: str | Path | None = None,
-                 work_dir: str | Path | None = None, keep_workspace: bool = False, render_mode: None = None):
+                 work_dir: str | Path | None = None, keep_workspace: bool = False, prestart: bool = True,
+                 render_mode: None = None):
         from .registry import get_runtime, get_task
 
         self.spec_task: TaskSpec = get_task(task) if isinstance(task, str) else task
@@ -78,7 +81,11 @@ class MLGymEnv(gym.Env[str, str]):
         self._end_names = {t.name: t.end_name for t in self.tool_specs if t.end_name}
         self._tools_dir: Path | None = None
         self._services: list[Any] = []
-        self._cleanups: list[threading.Thread] = []
+        self._spare: Any = None
+        # Start the next episode's sandbox in the background (fresh workspace and sandbox, ready when
+        # reset() is called); only for runtimes that say they are thread-safe, and not with services.
+        self.prestart = bool(prestart and getattr(self.runtime, "prestart", False)
+                             and not any(t.service is not None for t in self.tool_specs))
         self._hide: tuple[Path, ...] | None = None
         self.sandbox: Any = None
         self._episode_dir: Path | None = None
@@ -95,27 +102,20 @@ class MLGymEnv(gym.Env[str, str]):
         super().reset(seed=seed)
         t0 = time.perf_counter()
         self._teardown_sandbox(background=True)
-        self.task.prepare()
-        self._episode_dir = self.work_root / uuid.uuid4().hex[:16]
-        ws = self._episode_dir / "workspace"
-        ws.mkdir(parents=True)
-        self.task.layout_workspace(ws)
-        if self.workspace_from is not None:
-            shutil.copytree(self.workspace_from, ws, dirs_exist_ok=True)
-        data = self.task.data_dir()
-        services_dir = self._start_services()
-        cfg = SandboxConfig(
-            workspace=ws, ro_binds={f"{WORKSPACE}/data": data} if data is not None else {},
-            read_only=self.spec_task.read_only, tools_dir=self._tools(), services_dir=services_dir,
-            env={"MLGYM_TASK_ID": self.spec_task.id, "MLGYM_SEED": str(seed if seed is not None else 42),
-                 "WINDOW": "1000", "OVERLAP": "2"},
-            init=self._init_script(), network=self.spec_task.network, pids=self.spec_task.resources.pids,
-            memory_gb=self.spec_task.resources.memory_gb, cpus=self.spec_task.resources.cpus, devices=self.devices, output_cap=self.output_cap,
-            hide=self._hidden_folders(), labels={"mlgym.task": self.spec_task.id})
-        try:
-            self.sandbox = self.runtime.start(cfg)
-        except ShellDied as exc:
-            raise SandboxError(f"{self.runtime_name} sandbox for '{self.spec_task.id}' failed to start: {exc}") from exc
+        spare, self._spare = self._spare, None
+        built = None
+        if spare is not None:
+            try:
+                built = spare.result()
+            except Exception:
+                built = None  # a failed prestart: start cold below, which reports the error
+        if built is None:
+            built = self._build_sandbox()
+        self.sandbox, self._episode_dir, self._services = built
+        if seed is not None:
+            self.sandbox.run(f"export MLGYM_SEED={int(seed)}", self.short_timeout)
+        if self.prestart:
+            self._spare = _prestarter().submit(self._build_sandbox)
         self.current_step = 0
         self.scores = []
         self.best: float | None = self.spec_task.baseline_scores.get(self.spec_task.metric)
@@ -162,15 +162,48 @@ class MLGymEnv(gym.Env[str, str]):
 
     def close(self) -> None:
         self._teardown_sandbox()
-        for t in self._cleanups:
-            t.join()
-        self._cleanups = []
+        spare, self._spare = self._spare, None
+        if spare is not None:
+            try:
+                self.sandbox, self._episode_dir, self._services = spare.result()
+            except Exception:
+                pass
+            self._teardown_sandbox()
+        _cleaner().join()
         self.task.close()
         if self._tools_dir is not None:
             shutil.rmtree(self._tools_dir, ignore_errors=True)
             self._tools_dir = None
 
     # -- internals -----------------------------------------------------------------------
+    def _build_sandbox(self) -> tuple[Any, Path, list[Any]]:
+        """A fresh episode folder and workspace with the starter files, and a started sandbox."""
+        self.task.prepare()
+        episode_dir = self.work_root / uuid.uuid4().hex[:16]
+        ws = episode_dir / "workspace"
+        ws.mkdir(parents=True)
+        self.task.layout_workspace(ws)
+        if self.workspace_from is not None:
+            shutil.copytree(self.workspace_from, ws, dirs_exist_ok=True)
+        data = self.task.data_dir()
+        services: list[Any] = []
+        services_dir = self._start_services(episode_dir, services)
+        cfg = SandboxConfig(
+            workspace=ws, ro_binds={f"{WORKSPACE}/data": data} if data is not None else {},
+            read_only=self.spec_task.read_only, tools_dir=self._tools(), services_dir=services_dir,
+            env={"MLGYM_TASK_ID": self.spec_task.id, "MLGYM_SEED": "42", "WINDOW": "1000", "OVERLAP": "2"},
+            init=self._init_script(), network=self.spec_task.network, pids=self.spec_task.resources.pids,
+            memory_gb=self.spec_task.resources.memory_gb, cpus=self.spec_task.resources.cpus,
+            devices=self.devices, output_cap=self.output_cap, hide=self._hidden_folders(),
+            labels={"mlgym.task": self.spec_task.id})
+        try:
+            return self.runtime.start(cfg), episode_dir, services
+        except ShellDied as exc:
+            for svc in services:
+                svc.close()
+            raise SandboxError(f"{self.runtime_name} sandbox for '{self.spec_task.id}' failed to start: "
+                               f"{exc}") from exc
+
     @property
     def isolation(self) -> str:
         return getattr(self.sandbox, "isolation", None) or getattr(self.runtime, "isolation", "unknown")
@@ -298,19 +331,19 @@ class MLGymEnv(gym.Env[str, str]):
                 lines.append(f"source {TOOLS_DIR}/{f.name}")
         return "\n".join(lines)
 
-    def _start_services(self) -> Path | None:
+    def _start_services(self, episode_dir: Path, services: list[Any]) -> Path | None:
         wanted = [t for t in self.tool_specs if t.service is not None]
-        if not wanted or self._episode_dir is None:
+        if not wanted:
             return None
-        sdir = self._episode_dir / "services"
+        sdir = episode_dir / "services"
         sdir.mkdir()
         started: set[int] = set()
         for t in wanted:
             if id(t.service) in started:
                 continue
             started.add(id(t.service))
-            self._services.append(t.service(task_id=self.spec_task.id, socket_dir=sdir,
-                                            sandbox_dir=SERVICES_DIR, options=self.tool_options))
+            services.append(t.service(task_id=self.spec_task.id, socket_dir=sdir, sandbox_dir=SERVICES_DIR,
+                                      options=self.tool_options))
         return sdir
 
     def _hidden_folders(self) -> tuple[Path, ...]:
@@ -350,12 +383,56 @@ class MLGymEnv(gym.Env[str, str]):
                 _rmtree(folder)
 
         if background:
-            t = threading.Thread(target=work, name="mlgym-teardown", daemon=False)
-            t.start()
-            self._cleanups.append(t)
+            _cleaner().put(work)
         else:
             work()
 
+
+_CLEANER: queue.Queue[Any] | None = None
+_CLEANER_LOCK = threading.Lock()
+
+
+def _cleaner() -> queue.Queue[Any]:
+    """One background thread that runs teardown jobs in order (kept off reset's hot path)."""
+    global _CLEANER
+    with _CLEANER_LOCK:
+        if _CLEANER is None:
+            q: queue.Queue[Any] = queue.Queue()
+
+            def loop() -> None:
+                while True:
+                    job = q.get()
+                    try:
+                        job()
+                    except Exception:
+                        pass
+                    finally:
+                        q.task_done()
+
+            threading.Thread(target=loop, name="mlgym-teardown", daemon=True).start()
+            _CLEANER = q
+        return _CLEANER
+
+
+_PRESTARTER: Any = None
+
+
+def _prestarter() -> Any:
+    global _PRESTARTER
+    with _CLEANER_LOCK:
+        if _PRESTARTER is None:
+            from concurrent.futures import ThreadPoolExecutor
+
+            _PRESTARTER = ThreadPoolExecutor(max_workers=2, thread_name_prefix="mlgym-prestart")
+        return _PRESTARTER
+
+
+def _drain_cleaner() -> None:
+    if _CLEANER is not None:
+        _CLEANER.join()
+
+
+atexit.register(_drain_cleaner)
 
 _ANY = frozenset(chr(i) for i in range(32, 127)) | frozenset("\n\t")
 

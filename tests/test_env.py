@@ -146,5 +146,21 @@ def test_reset_gives_a_fresh_workspace(env):
     env.step("echo junk > junk.txt")
     old = env.workspace_host
     env.reset()
+    from mlgym_core.env import _drain_cleaner
+
+    _drain_cleaner()  # the old sandbox is torn down in the background
     assert env.workspace_host != old and not old.exists()
     assert "junk.txt" not in env.step("ls")[0]
+
+
+def test_prestarted_sandbox_is_fresh_and_seeded():
+    e = MLGymEnv("battleOfSexes")
+    try:
+        assert e.prestart
+        e.reset(seed=5)
+        e.step("echo dirty > strategy.py; export LEAK=1")
+        e.reset(seed=7)  # takes the sandbox started in the background
+        obs = e.step("head -1 strategy.py; echo ${LEAK:-none} $MLGYM_SEED")[0]
+        assert obs.splitlines()[1] == "none 7" and "dirty" not in obs
+    finally:
+        e.close()
