@@ -98,3 +98,15 @@ def test_full_configs_match_the_reference_highlights():
 def test_unknown_scale_is_refused():
     with pytest.raises(MlgymError, match="no scale 'huge'"):
         make_task(specs()["rlMetaMazeMisc"], "huge")
+
+
+def test_layout_command_writes_a_standalone_workspace(tmp_path, capsys):
+    from mlgym_tasks_rl import layout
+
+    ws = tmp_path / "ws"
+    assert layout.main(["rlBreakoutMinAtar", "full", str(ws)]) == 0
+    cfg = yaml.safe_load((ws / "src" / "config.yaml").read_text())["train_config"]
+    assert cfg["env_name"] == "Breakout-MinAtar" and cfg["num_train_steps"] == 10_000_000
+    assert layout.main(["rlBreakoutMinAtar", "smoke", str(ws)]) == 2  # never over an existing workspace
+    assert "is not empty" in capsys.readouterr().err
+    assert layout.main(["battleOfSexes", "full", str(tmp_path / "other")]) == 2
