@@ -19,7 +19,8 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+ROOT = Path(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # the workspace
+sys.path.insert(0, str(ROOT))
 
 from src.helpers import defer_import, load_config, save_pkl_object  # noqa: E402
 
@@ -35,7 +36,8 @@ NUM_SEEDS = 5
 SEED = 42
 
 
-def main(config_path: str, checkpoints_dir: str = "checkpoints") -> list[float]:
+def main(config_path: str | Path = ROOT / "src" / "config.yaml",
+         checkpoints_dir: str | Path = ROOT / "checkpoints") -> list[float]:
     config = load_config(config_path)
     train_config = config.train_config
     rng = jax.random.PRNGKey(SEED)
@@ -55,14 +57,15 @@ def main(config_path: str, checkpoints_dir: str = "checkpoints") -> list[float]:
                         Path(checkpoints_dir) / f"{stem}-{SEED}-{i}.pkl")
         finals.append(float(log_return[-1]))
         print(f"run {i}: final mean episode return {finals[-1]:.3f} ({time.time() - t0:.1f} s)", flush=True)
-    if Path(config_path).resolve() != Path("config.yaml").resolve():
-        shutil.copyfile(config_path, "config.yaml")
+    if Path(config_path).resolve() != (ROOT / "config.yaml").resolve():
+        shutil.copyfile(config_path, ROOT / "config.yaml")
     print(f"mean final return over {NUM_SEEDS} runs: {sum(finals) / len(finals):.3f}")
     return finals
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--config", "-config", default="src/config.yaml", help="training configuration")
+    parser.add_argument("--config", "-config", default=str(ROOT / "src" / "config.yaml"),
+                        help="training configuration (default: src/config.yaml)")
     args = parser.parse_args()
     main(args.config)
