@@ -136,7 +136,9 @@ def test_a_network_that_prints_a_fake_score_is_not_believed(tmp_path):
 
 
 def test_a_failing_network_that_prints_a_fake_score_gives_no_score(tmp_path):
-    ws = make_ws(tmp_path, LIAR.format(fake=json.dumps(FAKE)) + "\nraise RuntimeError('broken network')\n")
+    # the exception message itself carries a metrics line
+    raise_it = f"\nraise RuntimeError('broken network\\n' + json.dumps({FAKE!r}))\n"
+    ws = make_ws(tmp_path, LIAR.format(fake=json.dumps(FAKE)) + raise_it)
     [(obs, *_), (_o, _r, terminated, _t, info)], scores = episode("rlMountainCarContinuous", ws, "validate", "submit")
     assert "cannot build the policy" in obs and "broken network" in obs  # the agent sees why
     assert scores == []

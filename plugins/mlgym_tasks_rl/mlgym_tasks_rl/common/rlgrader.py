@@ -232,6 +232,14 @@ class Worker:
         self.log.close()
 
 
+def fail(message: str) -> None:
+    """Report a failed evaluation on stderr and exit 1. Messages may quote the agent's code, so every
+    line after the first is indented: no line of the report can be read as a metrics line."""
+    first, *rest = message.splitlines() or [""]
+    print("Evaluation failed: " + first + "".join(f"\n  | {ln}" for ln in rest), file=sys.stderr)
+    raise SystemExit(1)
+
+
 def find_checkpoints(folder: Path, config_fname: str) -> tuple[Path, list[Path]]:
     config = folder / config_fname
     if Path(config_fname).name != config_fname or not config.is_file():
@@ -326,6 +334,8 @@ def evaluate(env_name: str, max_frames: int, argv: list[str] | None = None) -> N
     args = parser.parse_args(argv)
     _no_inspection()
     folder = Path.cwd()
+    # nothing of the workspace is imported here (its src/ is for the worker only)
+    sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != folder.resolve()]
     worker = None
     try:
         config, ckpts = find_checkpoints(folder, args.config_fname)
@@ -333,13 +343,13 @@ def evaluate(env_name: str, max_frames: int, argv: list[str] | None = None) -> N
         worker.wait_ready()
         returns = rollout_returns(worker, env_name, max_frames)
     except GradingError as exc:
-        print(f"Evaluation failed: {exc}", file=sys.stderr)
-        raise SystemExit(1) from None
+        fail(str(exc))
+    except Exception as exc:  # noqa: BLE001 - whatever it is, report it without a parsable line
+        fail(f"{type(exc).__name__}: {exc}")
     finally:
         if worker is not None:
             worker.close()
     mean, std = float(returns.mean()), float(returns.std())
     if not (math.isfinite(mean) and math.isfinite(std)):
-        print("Evaluation failed: the returns are not finite", file=sys.stderr)
-        raise SystemExit(1)
+        fail("the returns are not finite")
     print(json.dumps({"Reward Mean": mean, "Reward Std": std}))
