@@ -4,6 +4,8 @@
 ``train(rng, params)`` can then be called for every seed without compiling again.
 Training runs in chunks of ``evaluate_every_epochs`` updates; after each chunk the mean return
 of the episodes that finished during the chunk is logged.
+An episode that reaches the time limit (truncated) is treated like one that terminated: no
+bootstrapping from its last state.
 """
 
 from __future__ import annotations
