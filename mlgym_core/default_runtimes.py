@@ -95,8 +95,11 @@ def _mtime(p: Path) -> float:
 
 def bwrap_argv(bwrap: str, *, workspace: Path, ro_binds: dict[str, Path], read_only: tuple[str, ...],
                tools_dir: Path | None, services_dir: Path | None, env: dict[str, str], network: bool,
-               hide: tuple[Path, ...], command: list[str]) -> list[str]:
-    """The bubblewrap command line of a sandbox whose workspace is ``workspace``."""
+               hide: tuple[Path, ...], command: list[str], devices: tuple[str, ...] = ()) -> list[str]:
+    """The bubblewrap command line of a sandbox whose workspace is ``workspace``.
+
+    ``devices``: GPU ids assigned to the episode; their NVIDIA device nodes (and the driver's
+    control nodes) are bound in, and CUDA_VISIBLE_DEVICES in ``env`` names them."""
     a = [bwrap, "--die-with-parent", "--unshare-all", "--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_UID),
          "--hostname", "mlgym", "--cap-drop", "ALL"]
     if network:
@@ -110,7 +113,12 @@ def bwrap_argv(bwrap: str, *, workspace: Path, ro_binds: dict[str, Path], read_o
     a += ["--ro-bind", str(_etc_dir()), "/etc"]
     for root in _python_roots():
         a += ["--ro-bind", root, root]
-    a += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--tmpfs", "/home", "--tmpfs", "/run",
+    a += ["--proc", "/proc", "--dev", "/dev"]
+    gpus = [d for d in devices if d.isdigit()]
+    if gpus:
+        for node in [f"nvidia{d}" for d in gpus] + ["nvidiactl", "nvidia-uvm", "nvidia-uvm-tools", "nvidia-modeset"]:
+            a += ["--dev-bind-try", f"/dev/{node}", f"/dev/{node}"]
+    a += ["--tmpfs", "/tmp", "--tmpfs", "/home", "--tmpfs", "/run",
           "--dir", AGENT_HOME, "--bind", str(workspace), WORKSPACE]
     for rel in read_only:
         host = workspace / rel
@@ -200,7 +208,8 @@ class LocalSandbox:
             argv = bwrap_argv(bwrap, workspace=config.workspace, ro_binds=config.ro_binds,
                               read_only=config.read_only, tools_dir=config.tools_dir,
                               services_dir=config.services_dir, env=env, network=config.network,
-                              hide=config.hide, command=["/bin/bash", "--noprofile", "--norc"])
+                              hide=config.hide, command=["/bin/bash", "--noprofile", "--norc"],
+                              devices=config.devices)
             if self._cgroup and self._cgroup.path:
                 argv = self._cgroup.wrap(argv)
                 self.pids_limit = f"cgroup pids.max={config.pids}"
@@ -295,7 +304,8 @@ class LocalRuntime:
         if self.bwrap:
             argv = bwrap_argv(self.bwrap, workspace=config.folder, ro_binds=config.ro_binds, read_only=(),
                               tools_dir=None, services_dir=None, env=env, network=False, hide=config.hide,
-                              command=["/bin/bash", "--noprofile", "--norc", "-c", config.command])
+                              command=["/bin/bash", "--noprofile", "--norc", "-c", config.command],
+                              devices=config.devices)
             cwd = None
             cg = _PidsCgroup(config.pids)
             if cg.path:

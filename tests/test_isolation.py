@@ -158,3 +158,19 @@ def test_pristine_grader_even_if_the_agent_edits_its_copy_without_bwrap(monkeypa
         assert abs(info["scores"][-1]["Score"] - 1.02) < 0.06
     finally:
         e.close()
+
+
+def test_gpu_devices_are_bound_only_when_assigned(tmp_path):
+    from mlgym_core.default_runtimes import bwrap_argv, sandbox_env
+
+    def argv(devices):
+        return bwrap_argv("bwrap", workspace=tmp_path, ro_binds={}, read_only=(), tools_dir=None, services_dir=None,
+                          env=sandbox_env({}, devices), network=False, hide=(), command=["true"], devices=devices)
+
+    none = argv(())
+    assert not any("nvidia" in x for x in none)
+    assert none[none.index("CUDA_VISIBLE_DEVICES") + 1] == ""  # no GPU unless assigned
+    two = " ".join(argv(("1", "3")))
+    assert "--dev-bind-try /dev/nvidia1 /dev/nvidia1" in two and "/dev/nvidia3" in two
+    assert "/dev/nvidia0" not in two and "--dev-bind-try /dev/nvidiactl" in two
+    assert "CUDA_VISIBLE_DEVICES 1,3" in two
