@@ -278,20 +278,24 @@ def _devices(task: str, devices: str | None) -> tuple[str, ...]:
     return tuple(ids[:want])
 
 
-_commands_added = False
+_commands_added: set[tuple[int, str]] = set()
 
 
 def _add_plugin_commands() -> None:
-    global _commands_added
-    if _commands_added:
-        return
-    _commands_added = True
+    """Let each loaded plugin add its commands, once per plugin manager and plugin."""
     from .plugins import plugin_manager
 
-    try:
-        plugin_manager().pm.hook.register_commands(cli=cli)
-    except MlgymError as exc:
-        click.echo(f"mlgym: {exc}", err=True)
+    m = plugin_manager()
+    for impl in m.pm.hook.register_commands.get_hookimpls():
+        key = (id(m), m.pm.get_name(impl.plugin) or "?")
+        if key in _commands_added:
+            continue
+        _commands_added.add(key)
+        try:
+            impl.function(cli=cli)
+        except Exception as exc:  # a broken plugin command must not take the CLI down
+            click.echo(f"mlgym: plugin '{key[1]}' failed in register_commands(): {type(exc).__name__}: {exc}",
+                       err=True)
 
 
 def main(argv: list[str] | None = None) -> None:

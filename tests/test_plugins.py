@@ -212,12 +212,21 @@ def test_hook_register_commands(core_only):
                 click.echo("hello from a plugin")
 
     with registered(P(), "p"):
-        from mlgym_core import cli as cli_mod
-
-        monkey = cli_mod._commands_added
-        cli_mod._commands_added = False
-        try:
-            res = CliRunner().invoke(cli_mod.cli, ["hello-world"])
-        finally:
-            cli_mod._commands_added = monkey
+        res = CliRunner().invoke(cli, ["hello-world"])
         assert res.output.strip() == "hello from a plugin"
+    cli.commands.pop("hello-world", None)
+
+
+def test_plugin_commands_appear_after_a_core_only_cli_use(core_only):
+    CliRunner().invoke(cli, ["--help"])  # the CLI was used before the plugin was loaded
+
+    class Q:
+        @hookimpl
+        def register_commands(self, cli):
+            @cli.command("late-cmd")
+            def late():
+                click.echo("late")
+
+    with registered(Q(), "q"):
+        assert CliRunner().invoke(cli, ["late-cmd"]).output.strip() == "late"
+    cli.commands.pop("late-cmd", None)
