@@ -151,50 +151,37 @@ class ToolSpec(_Spec):
         return self.name
 
 
-class AgentSpec(_Spec):
+class _NamedSpec(_Spec):
+    """A spec whose key is its ``name``."""
+
     name: str
     description: str
+
+    @property
+    def key(self) -> str:
+        return self.name
+
+
+class AgentSpec(_NamedSpec):
     factory: Callable[..., Any]
     uses_model: bool = True
     tool_groups: tuple[str, ...] = ("core",)
 
-    @property
-    def key(self) -> str:
-        return self.name
 
-
-class MetricSpec(_Spec):
+class MetricSpec(_NamedSpec):
     """An aggregate over runs. ``compute(table)`` receives a :class:`~mlgym_core.report.ScoreTable`-like object."""
 
-    name: str
-    description: str
     compute: Callable[..., Any]
     higher_is_better: bool = True
 
-    @property
-    def key(self) -> str:
-        return self.name
 
-
-class RuntimeSpec(_Spec):
-    name: str
-    description: str
+class RuntimeSpec(_NamedSpec):
     factory: Callable[..., Any]
 
-    @property
-    def key(self) -> str:
-        return self.name
 
-
-class ModelBackendSpec(_Spec):
-    name: str
-    description: str
+class ModelBackendSpec(_NamedSpec):
     factory: Callable[..., Any]
     """``factory(model_name, **options) -> ModelBackend``."""
-
-    @property
-    def key(self) -> str:
-        return self.name
 
 
 def _format_validation(exc: ValidationError) -> str:
