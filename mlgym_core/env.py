@@ -11,7 +11,6 @@ import atexit
 import hashlib
 import os
 import queue
-import re
 import shutil
 import stat
 import tempfile

@@ -98,7 +98,8 @@ def _install_hint(name: str, kind: str) -> str:
         if name.split("/")[-1].startswith(prefix):
             dist = folder.replace("_", "-")
             if importlib.util.find_spec(folder) is None:
-                return f"{what[0].upper()}{what[1:]} ship in {dist}, which is not installed: pip install -e plugins/{folder}"
+                return (f"{what[0].upper()}{what[1:]} ship in {dist}, which is not installed: "
+                        f"pip install -e plugins/{folder}")
             return (f"{what[0].upper()}{what[1:]} ship in {dist}, which is installed but not loaded "
                     "(see mlgym list-plugins, MLGYM_LOAD_PLUGINS, MLGYM_DISABLE_PLUGINS).")
     return ""

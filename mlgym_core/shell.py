@@ -21,7 +21,10 @@ from dataclasses import dataclass
 DEFAULT_OUTPUT_CAP = 100_000
 
 _BOOTSTRAP = r"""exec 2>&1 @MOVEFD@
-__mlgym_r() { IFS= read -r -d '' -u 3 __mlgym_c; if eval $'__mlgym_syn() {\n:\n'"$__mlgym_c"$'\n}'; then unset -f __mlgym_syn; else __mlgym_done S; return 1; fi; }
+__mlgym_r() {
+  IFS= read -r -d '' -u 3 __mlgym_c
+  if eval $'__mlgym_syn() {\n:\n'"$__mlgym_c"$'\n}'; then unset -f __mlgym_syn; else __mlgym_done S; return 1; fi
+}
 __mlgym_done() { export LAST_ACTION=${__mlgym_c-}; printf '\036%s:%s:%s\036\n' "@NONCE@" "$1" "$PWD"; }
 __mlgym_abort() { shopt -s extdebug; trap __mlgym_skip DEBUG; }
 __mlgym_skip() { [[ $BASH_COMMAND == __mlgym_done* ]] || return 1; trap - DEBUG; shopt -u extdebug; }

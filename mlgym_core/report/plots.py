@@ -220,8 +220,8 @@ def _task_scores(obj: dict[str, Any], methods: list[str], colors: dict[str, Any]
         ax.tick_params(labelsize=7)
     handles = [plt.Rectangle((0, 0), 1, 1, color=colors[m]) for m in agents]
     handles.append(plt.Line2D([0], [0], color="black", linestyle="--"))
-    fig.legend(handles, agents + ["baseline"], loc="upper left", bbox_to_anchor=(1 - 2.0 / width, 1 - 0.5 / (2.6 * rows + 0.6)),
-               fontsize=8, frameon=False)
+    fig.legend(handles, agents + ["baseline"], loc="upper left",
+               bbox_to_anchor=(1 - 2.0 / width, 1 - 0.5 / (2.6 * rows + 0.6)), fontsize=8, frameon=False)
     fig.suptitle("Best Attempt@k per task (dashed: baseline)")
     return _png(fig)
 
