@@ -142,64 +142,54 @@ class PersistentShell:
             raise ShellDied(f"the sandbox shell is gone ({exc})") from None
 
     def _read_until_marker(self, timeout: float) -> tuple[bytes, str, str, int] | None:
-        """Read until the end marker; None on timeout. Raises ShellDied on EOF."""
+        """Read until the end marker; None on timeout. Raises ShellDied on EOF.
+
+        Returns (output kept, exit code text, cwd, bytes dropped past the output cap). The last
+        ``len(marker) - 1`` bytes read are held back until more arrive, since they may be the
+        start of a marker split across two reads."""
         fd = self._fd
         marker = self._marker
+        hold = len(marker) - 1
         cap = self.output_cap
         kept = bytearray()
-        tail = b""
+        pending = b""
         dropped = 0
+
+        def keep(data: bytes) -> None:
+            nonlocal dropped
+            room = max(cap - len(kept), 0)
+            kept.extend(data[:room])
+            dropped += max(len(data) - room, 0)
+
         deadline = time.monotonic() + timeout
         while True:
             try:
                 chunk = os.read(fd, 1 << 16)
             except BlockingIOError:
                 left = deadline - time.monotonic()
-                if left <= 0:
-                    self._partial = bytes(kept)
-                    self._partial_dropped = dropped
-                    return None
-                r, _, _ = select.select([fd], [], [], left)
-                if not r:
-                    self._partial = bytes(kept)
-                    self._partial_dropped = dropped
+                if left <= 0 or not select.select([fd], [], [], left)[0]:
+                    self._partial = bytes(kept) + pending
                     return None
                 continue
             if not chunk:
-                self._partial = bytes(kept)
+                self._partial = bytes(kept) + pending
                 raise ShellDied("the sandbox shell exited")
-            window = tail + chunk
-            idx = window.find(marker)
-            if idx >= 0:
-                end = window.find(b"\x1e", idx + len(marker))
-                while end < 0:  # rest of the marker still in flight
-                    r, _, _ = select.select([fd], [], [], 5.0)
-                    more = os.read(fd, 1 << 16) if r else b""
-                    if not more:
-                        raise ShellDied("the sandbox shell exited mid-marker")
-                    window += more
-                    end = window.find(b"\x1e", idx + len(marker))
-                body = window[:idx]
-                # body overlaps the previous tail, which was already kept
-                body = body[len(tail):] if idx >= len(tail) else b""
-                if idx < len(tail):  # marker began inside the previous tail: trim kept
-                    cut = len(tail) - idx
-                    del kept[len(kept) - cut:]
-                room = cap - len(kept)
-                if room >= len(body):
-                    kept += body
-                else:
-                    kept += body[:max(room, 0)]
-                    dropped += len(body) - max(room, 0)
-                rc_s, _, cwd = window[idx + len(marker):end].decode(errors="replace").partition(":")
-                return bytes(kept), rc_s, cwd, dropped
-            room = cap - len(kept)
-            if room >= len(chunk):
-                kept += chunk
-            else:
-                kept += chunk[:max(room, 0)]
-                dropped += len(chunk) - max(room, 0)
-            tail = chunk[-(len(marker) + 64):]
+            buf = pending + chunk
+            idx = buf.find(marker)
+            if idx < 0:
+                keep(buf[:-hold])
+                pending = buf[-hold:]
+                continue
+            end = buf.find(b"\x1e", idx + len(marker))
+            while end < 0:  # the rest of the marker is still in flight
+                more = os.read(fd, 1 << 16) if select.select([fd], [], [], 5.0)[0] else b""
+                if not more:
+                    raise ShellDied("the sandbox shell exited mid-marker")
+                buf += more
+                end = buf.find(b"\x1e", idx + len(marker))
+            keep(buf[:idx])
+            rc_s, _, cwd = buf[idx + len(marker):end].decode(errors="replace").partition(":")
+            return bytes(kept), rc_s, cwd, dropped
 
     def run(self, command: str, timeout: float) -> ShellResult:
         """Run one command; on timeout kill what it started and keep the shell usable."""
