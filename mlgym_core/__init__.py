@@ -22,6 +22,7 @@ from .errors import (
     UnknownNameError,
 )
 from .hookspecs import hookimpl, hookspec
+from .progress import notify
 from .sandbox import WORKSPACE, GradeConfig, GradeResult, SandboxConfig
 from .specs import (
     AgentSpec,
@@ -44,8 +45,8 @@ __all__ = [
     "PluginLoadError", "PluginSpecError", "Resources", "RuntimeSpec", "SandboxConfig", "SandboxError",
     "SubmissionNotFoundError", "Task", "TaskSpec", "ToolArgument", "ToolSpec", "UnknownNameError", "WORKSPACE",
     "__version__", "data_home", "get_agent", "get_dataset", "get_metric", "get_model_backend", "get_runtime",
-    "get_task", "get_tool", "hookimpl", "hookspec", "load_datasets", "load_tasks", "make_task", "register_envs",
-    "tasks",
+    "get_task", "get_tool", "hookimpl", "hookspec", "load_datasets", "load_tasks", "make_task", "notify",
+    "register_envs", "tasks",
 ]
 
 from .registry import (  # noqa: E402

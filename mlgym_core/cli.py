@@ -192,33 +192,23 @@ def _parse_options(options: tuple[str, ...]) -> dict[str, Any]:
     return out
 
 
-def _summary(rec: dict[str, Any]) -> None:
-    from rich.panel import Panel
-
-    metric = rec["task"]["metric"]
-    base = rec["baseline"].get(metric)
-    lines = [f"task      {rec['task']['id']}   agent {rec['agent']}   model {rec['model'] or '-'}",
-             f"exit      {rec['exit_status'] or '-'}",
-             f"best      {metric} = {rec.get('best_score', '-')}   (baseline {base if base is not None else '-'})",
-             f"last      {metric} = {rec.get('last_score', '-')}",
-             f"steps     {rec['steps']}   wall {rec['timings']['wall_s']} s   isolation {rec['isolation']}",
-             f"cost      ${rec['cost'].get('total_cost', 0):.4f}   tokens {rec['cost'].get('tokens_sent', 0)}/"
-             f"{rec['cost'].get('tokens_received', 0)}",
-             f"run dir   {rec['run_dir']}"]
-    _console().print(Panel("\n".join(lines), title="mlgym run", expand=False))
-
-
 def _do_run(spec: Any) -> None:
+    from .progress import RunProgress, outcome, print_summary
     from .run import run_episode
 
     try:
-        rec = run_episode(spec)
+        with RunProgress(task=spec.task, max_steps=spec.max_steps) as progress:
+            rec = run_episode(spec, on_step=progress.on_step)
     except KeyboardInterrupt:
         click.echo("mlgym: interrupted; the trajectory and run.json were saved", err=True)
         sys.exit(130)
-    _summary(rec)
+    print_summary(rec)
     for w in rec.get("warnings", []):
         click.echo(f"mlgym: warning: {w}", err=True)
+    failed = outcome(rec)
+    if failed:  # the episode did not really run: a script must not read this as a result
+        click.echo(f"mlgym: error: {failed}", err=True)
+        sys.exit(1)
 
 
 @cli.command("run")

@@ -204,6 +204,7 @@ def run_episode(spec: RunSpec, *, env: MLGymEnv | None = None, on_step: Any = No
         error = exc
     except Exception as exc:
         record["warnings"].append(f"{type(exc).__name__}: {exc}")
+        record["error"] = f"{type(exc).__name__}: {exc}"  # the run crashed: not an agent's exit status
         error = exc
         if not episode.done and env.sandbox is not None:
             try:  # the agent crashed: autosubmit as MLGym does for a runtime error
@@ -219,8 +220,11 @@ def run_episode(spec: RunSpec, *, env: MLGymEnv | None = None, on_step: Any = No
         episode.writer.write(episode.traj)
         ended = _dt.datetime.now(_dt.timezone.utc)
         scores = list(env.scores)
-        record.update(exit_status=env.exit_status, scores=scores, steps=len(episode.traj["trajectory"]),
-                      cost=dict(episode.stats))
+        reason = episode.traj["info"].get("exit_reason")
+        if not reason and error is not None and not isinstance(error, (KeyboardInterrupt, _Interrupted)):
+            reason = f"{type(error).__name__}: {error}"
+        record.update(exit_status=env.exit_status, exit_reason=reason, scores=scores,
+                      steps=len(episode.traj["trajectory"]), cost=dict(episode.stats))
         record["warnings"].extend(str(w) for w in (getattr(model, "warnings", None) or ()))
         record["timings"].update(ended=ended.isoformat(), wall_s=round(time.perf_counter() - t0, 3))
         metric = task_spec.metric

@@ -4,12 +4,16 @@ Base URL and key follow the client's conventions (``OPENAI_BASE_URL``, ``OPENAI_
 model options ``base_url`` / ``api_key`` are given, so the same backend serves OpenAI, vLLM, Ollama,
 SGLang, a LiteLLM proxy or OpenRouter.
 
-Retries: rate limits (429), server errors (5xx), timeouts and dropped connections are retried up to
-``max_retries`` times (default ``MLGYM_MODEL_MAX_RETRIES`` or 5) with exponential backoff
-(``retry_wait`` seconds, doubled each attempt, capped at ``retry_max_wait``, with jitter).
-Authentication, permission and bad-request errors are not retried. A context-length error raises
-:class:`~mlgym_core.protocols.ContextWindowError`; every other failure raises
-:class:`~mlgym_core.protocols.ModelError`.
+Retries: rate limits (429), server errors (5xx), dropped connections and 200 responses that are not
+a chat completion (an HTML error page from a proxy, truncated JSON) are retried up to ``max_retries``
+times (default ``MLGYM_MODEL_MAX_RETRIES`` or 5) with exponential backoff (``retry_wait`` seconds,
+doubled each attempt, capped at ``retry_max_wait``, with jitter); a request that times out
+(``timeout``, default ``MLGYM_MODEL_TIMEOUT`` or 180 s) is retried at most twice, so an endpoint
+that hangs costs minutes, not an hour. Each retry is announced through :func:`mlgym_core.notify`,
+so ``mlgym run`` shows it as it happens. Authentication, permission and bad-request errors are not
+retried; failures that exhaust the retries are the endpoint's fault and end the run with ``exit_api``.
+A context-length error raises :class:`~mlgym_core.protocols.ContextWindowError`; every other failure
+raises :class:`~mlgym_core.protocols.ModelError`.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+from mlgym_core import notify
 from mlgym_core.errors import ConfigError
 from mlgym_core.pricing import price_for
 from mlgym_core.protocols import Completion, ContextWindowError, ModelError
@@ -50,8 +55,16 @@ def _number(options: dict[str, Any], key: str, default: float | None) -> float |
         raise ConfigError(f"openai model option '{key}' must be a number, got {options[key]!r}") from None
 
 
+DEFAULT_TIMEOUT_S = 180.0
+TIMEOUT_RETRIES = 2  # a hanging endpoint usually stays hung: retry a timeout at most this often
+
+
 class StreamCutError(Exception):
     """A streamed reply stopped before its end (retried like a dropped connection)."""
+
+
+class BadResponseError(Exception):
+    """A 2xx response whose body is not a chat completion (retried; the endpoint's fault)."""
 
 
 class OpenAIBackend:
@@ -76,7 +89,7 @@ class OpenAIBackend:
         self.top_p = _number(options, "top_p", 0.95)
         mt = _number(options, "max_tokens", None)
         self.max_tokens = int(mt) if mt else None
-        self.timeout = _number(options, "timeout", _env_number("MLGYM_MODEL_TIMEOUT", 600.0))
+        self.timeout = _number(options, "timeout", _env_number("MLGYM_MODEL_TIMEOUT", DEFAULT_TIMEOUT_S))
         self.max_retries = int(_number(options, "max_retries", _env_number("MLGYM_MODEL_MAX_RETRIES", 5)) or 0)
         self.retry_wait = float(_number(options, "retry_wait", _env_number("MLGYM_MODEL_RETRY_WAIT", 2.0)) or 0.0)
         self.retry_max_wait = float(_number(options, "retry_max_wait", 60.0) or 0.0)
@@ -131,19 +144,29 @@ class OpenAIBackend:
                 if _is_context_error(exc):
                     raise ContextWindowError(f"{self.name}: context window exceeded: {_short(exc)}") from exc
                 if status == 429 or status >= 500 or status == 408:
+                    what = f"HTTP {status}"
                     if attempt >= self.max_retries:
-                        raise ModelError(f"{self.name}: HTTP {status} after {attempt + 1} attempts: "
+                        raise ModelError(f"{self.name}: {what} after {attempt + 1} attempts: "
                                          f"{_short(exc)}") from exc
                 else:  # 400, 401, 403, 404, 422...: retrying cannot help
                     raise ModelError(f"{self.name}: HTTP {status}: {_short(exc)}") from exc
             except (self._openai.APITimeoutError, self._openai.APIConnectionError, StreamCutError) as exc:
-                if attempt >= self.max_retries:
+                what = "timed out" if isinstance(exc, self._openai.APITimeoutError) else type(exc).__name__
+                limit = min(self.max_retries, TIMEOUT_RETRIES) if what == "timed out" else self.max_retries
+                if attempt >= limit:
                     where = self.base_url or "api.openai.com"
                     raise ModelError(f"{self.name}: {type(exc).__name__} talking to {where} after "
                                      f"{attempt + 1} attempts: {_short(exc)}") from exc
-            except self._openai.OpenAIError as exc:  # e.g. a response body that is not a completion
+            except BadResponseError as exc:
+                what = "a response that is not a chat completion"
+                if attempt >= self.max_retries:
+                    raise ModelError(f"{self.name}: the endpoint answered {attempt + 1} times with {exc}") from exc
+            except self._openai.OpenAIError as exc:
                 raise ModelError(f"{self.name}: {type(exc).__name__}: {_short(exc)}") from exc
-            time.sleep(self._backoff(attempt))
+            wait = self._backoff(attempt)
+            notify(f"{self.name}: {what} (attempt {attempt + 1} of {self.max_retries + 1}); "
+                   f"retrying in {wait:.1f} s")
+            time.sleep(wait)
             attempt += 1
 
     def _backoff(self, attempt: int) -> float:
@@ -153,15 +176,22 @@ class OpenAIBackend:
     def _once(self, kwargs: dict[str, Any]) -> Completion:
         if self.stream:
             return self._stream(kwargs)
-        resp = self.client.chat.completions.create(**kwargs)
-        if not getattr(resp, "choices", None):
-            raise ModelError(f"{self.name}: the response has no choices")
-        msg = resp.choices[0].message
-        calls = [_call_dict(c.id, c.function.name, c.function.arguments) for c in (msg.tool_calls or [])]
-        usage = resp.usage
-        tin = int(getattr(usage, "prompt_tokens", 0) or 0) if usage else 0
-        tout = int(getattr(usage, "completion_tokens", 0) or 0) if usage else 0
-        return Completion(content=msg.content or "", tool_calls=calls, input_tokens=tin, output_tokens=tout,
+        raw = self.client.chat.completions.with_raw_response.create(**kwargs)
+        try:
+            resp = raw.parse()
+            if not getattr(resp, "choices", None):
+                raise ValueError("no choices")
+            msg = resp.choices[0].message
+            calls = [_call_dict(c.id, c.function.name, c.function.arguments) for c in (msg.tool_calls or [])]
+            usage = resp.usage
+            tin = int(getattr(usage, "prompt_tokens", 0) or 0) if usage else 0
+            tout = int(getattr(usage, "completion_tokens", 0) or 0) if usage else 0
+            content = msg.content or ""
+        except (ValueError, TypeError, AttributeError, IndexError, KeyError) as exc:
+            body = " ".join(raw.http_response.text[:160].split())
+            raise BadResponseError(f"a {raw.status_code} response that is not a chat completion "
+                                   f"({type(exc).__name__}: {_short(exc)}; body: {body!r})") from exc
+        return Completion(content=content, tool_calls=calls, input_tokens=tin, output_tokens=tout,
                           cost=self.cost(tin, tout), raw=resp)
 
     def _stream(self, kwargs: dict[str, Any]) -> Completion:

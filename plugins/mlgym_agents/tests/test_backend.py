@@ -144,10 +144,43 @@ def test_unreachable_endpoint(monkeypatch):
         b.complete(MSGS)
 
 
-def test_body_that_is_not_a_completion(server):
-    srv = server([{"raw": "{\"nothing\": true}"}])
-    with pytest.raises(ModelError, match="no choices"):
-        backend(srv).complete(MSGS)
+def test_body_that_is_not_a_completion_is_retried_and_blamed_on_the_endpoint(server):
+    srv = server([{"raw": "{\"nothing\": true}"}], repeat=True)
+    with pytest.raises(ModelError, match="not a chat completion") as ei:
+        backend(srv, max_retries=1).complete(MSGS)
+    assert ei.value.exit_action == "exit_api" and len(srv.requests) == 2
+
+
+@pytest.mark.parametrize("raw", ["<html><body><h1>502 Bad Gateway</h1></body></html>",
+                                 '{"choices": [{"message": 5}]}', '{"choices": [{"mess'])
+def test_html_or_malformed_200_is_retried_then_succeeds(server, raw):
+    from mlgym_core.progress import _listeners
+
+    seen: list[str] = []
+    _listeners.append(seen.append)
+    try:
+        srv = server([{"raw": raw}, {"content": "fine"}])
+        assert backend(srv).complete(MSGS).content == "fine"
+    finally:
+        _listeners.remove(seen.append)
+    assert len(srv.requests) == 2
+    assert len(seen) == 1 and "not a chat completion" in seen[0] and "attempt 1 of 6" in seen[0]
+
+
+def test_html_200_ends_with_exit_api_and_the_body_in_the_reason(server):
+    srv = server([{"raw": "<html>proxy error</html>"}], repeat=True)
+    with pytest.raises(ModelError, match=r"answered 3 times.*proxy error") as ei:
+        backend(srv, max_retries=2).complete(MSGS)
+    assert ei.value.exit_action == "exit_api"
+
+
+def test_default_timeout_is_minutes_and_timeouts_retried_at_most_twice(server, monkeypatch):
+    monkeypatch.delenv("MLGYM_MODEL_TIMEOUT", raising=False)
+    srv = server([{"content": "x"}])
+    assert 60 <= backend(srv).timeout <= 300
+    slow = server([{"delay": 0.5, "content": "late"}], repeat=True)
+    with pytest.raises(ModelError, match="after 3 attempts"):
+        backend(slow, timeout=0.1, max_retries=5).complete(MSGS)
 
 
 def test_environment_conventions(server, monkeypatch):
