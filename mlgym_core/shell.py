@@ -3,13 +3,15 @@
 Each command goes to the shell as a here-document; the shell checks its syntax itself
 (by parsing it as a function body, without starting a process), evaluates it at top level
 (so ``cd``, variables and functions persist), and prints an end marker with the exit code
-and the working directory. Python waits on the pipe with ``select``: no polling, no sleeps.
+and the working directory. Python waits on the pipe with ``poll`` (any descriptor number, unlike
+``select``, which fails above 1024): no busy polling, no sleeps.
 """
 
 from __future__ import annotations
 
 import os
 import re
+import resource
 import secrets
 import select
 import signal
@@ -19,13 +21,17 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 DEFAULT_OUTPUT_CAP = 100_000
+LAST_ACTION_MAX = 4096
+"""Characters of the previous action kept in ``$LAST_ACTION`` (the environment of every later
+command carries it, and one variable over 128 KiB makes every ``exec`` fail with E2BIG)."""
 
 _BOOTSTRAP = r"""exec 2>&1 @MOVEFD@
+__mlgym_c=
 __mlgym_r() {
   IFS= read -r -d '' -u 3 __mlgym_c
   if eval $'__mlgym_syn() {\n:\n'"$__mlgym_c"$'\n}'; then unset -f __mlgym_syn; else __mlgym_done S; return 1; fi
 }
-__mlgym_done() { export LAST_ACTION=${__mlgym_c-}; printf '\036%s:%s:%s\036\n' "@NONCE@" "$1" "$PWD"; }
+__mlgym_done() { export LAST_ACTION=${__mlgym_c:0:@LASTMAX@}; printf '\036%s:%s:%s\036\n' "@NONCE@" "$1" "$PWD"; }
 __mlgym_abort() { shopt -s extdebug; trap __mlgym_skip DEBUG; }
 __mlgym_skip() { [[ $BASH_COMMAND == __mlgym_done* ]] || return 1; trap - DEBUG; shopt -u extdebug; }
 trap __mlgym_abort USR1
@@ -65,10 +71,12 @@ class PersistentShell:
         self.output_cap = output_cap
         self.init = init
         self.proc: subprocess.Popen[bytes] | None = None
+        self._begin()
         self._start()
 
     # -- lifecycle -------------------------------------------------------------------
     def _start(self) -> None:
+        user_soft = raise_nofile_limit()
         self.nonce = secrets.token_hex(8)
         self._marker = ("\x1e" + self.nonce + ":").encode()
         rfd, self._wfd = os.pipe()
@@ -77,22 +85,35 @@ class PersistentShell:
                 self.argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                 env=self.env, cwd=self.cwd, preexec_fn=self.preexec_fn, start_new_session=True, bufsize=0,
                 pass_fds=(rfd,))
+        except BaseException:
+            os.close(self._wfd)
+            raise
         finally:
             os.close(rfd)
-        self._fd = self.proc.stdout.fileno()  # type: ignore[union-attr]
-        os.set_blocking(self._fd, False)
-        boot = _BOOTSTRAP.replace("@NONCE@", self.nonce).replace(
-            "@MOVEFD@", "" if rfd == 3 else f"3<&{rfd} {rfd}<&-") + self.init + "\n__mlgym_done 0\n"
-        self._write(boot.encode())
-        res = self._read_until_marker(30.0)
-        if res is None:
+        try:  # whatever fails from here on, the process just started must not outlive this call
+            self._fd = self.proc.stdout.fileno()  # type: ignore[union-attr]
+            os.set_blocking(self._fd, False)
+            self._poller = select.poll()
+            self._poller.register(self._fd, select.POLLIN)
+            # the commands get the caller's soft descriptor limit back (programs using select() need <= 1024)
+            limit = f"ulimit -Sn {user_soft} 2>/dev/null\n" if user_soft < _nofile_soft() else ""
+            boot = _BOOTSTRAP.replace("@NONCE@", self.nonce).replace("@LASTMAX@", str(LAST_ACTION_MAX)).replace(
+                "@MOVEFD@", "" if rfd == 3 else f"3<&{rfd} {rfd}<&-") + limit + self.init + "\n__mlgym_done 0\n"
+            self._write(boot.encode())
+            self._begin()
+            try:
+                res = self._read_until_marker(30.0)
+            except ShellDied:
+                res = ("", "")
+            out, _dropped = self._take()
+            if res is None:
+                raise ShellDied("the sandbox shell did not start within 30 s")
+            if res[0] != "0":
+                raise ShellDied(f"the sandbox shell failed to start: {out.strip()[-500:] or 'it exited'}")
+        except BaseException:
             self.kill()
-            raise ShellDied("the sandbox shell did not start within 30 s")
-        out, rc_s, _cwd, _trunc = res
-        if rc_s != "0":
-            self.kill()
-            raise ShellDied(f"the sandbox shell failed to start: {_decode(out).strip()[-500:]}")
-        self.startup_output = _decode(out)
+            raise
+        self.startup_output = out
 
     def restart(self) -> None:
         self.kill()
@@ -141,62 +162,74 @@ class PersistentShell:
         except (BrokenPipeError, ValueError, OSError) as exc:
             raise ShellDied(f"the sandbox shell is gone ({exc})") from None
 
-    def _read_until_marker(self, timeout: float) -> tuple[bytes, str, str, int] | None:
-        """Read until the end marker; None on timeout. Raises ShellDied on EOF.
+    def _begin(self) -> None:
+        """Start collecting one command's output: every read of it, on every path, goes through
+        ``_keep`` and its one cap, until ``_take``."""
+        self._kept = bytearray()
+        self._dropped = 0
+        self._pending = b""
 
-        Returns (output kept, exit code text, cwd, bytes dropped past the output cap). The last
-        ``len(marker) - 1`` bytes read are held back until more arrive, since they may be the
-        start of a marker split across two reads."""
+    def _keep(self, data: bytes) -> None:
+        room = max(self.output_cap - len(self._kept), 0)
+        self._kept += data[:room]
+        self._dropped += max(len(data) - room, 0)
+
+    def _take(self) -> tuple[str, int]:
+        """The output collected since ``_begin`` (with the cap's note if bytes were cut), and how many were cut."""
+        self._keep(self._pending)
+        text, dropped = _decode(bytes(self._kept)), self._dropped
+        self._begin()
+        if dropped:
+            text += f"\n[output truncated: {dropped} bytes cut; the first {self.output_cap} bytes are shown]"
+        return text, dropped
+
+    def _wait(self, timeout: float) -> bool:
+        return bool(self._poller.poll(max(timeout, 0.0) * 1000))
+
+    def _read_until_marker(self, timeout: float) -> tuple[str, str] | None:
+        """Read until the end marker; return (exit code text, cwd), or None on timeout. Raises ShellDied on EOF.
+
+        The output goes to ``_keep``. The last ``len(marker) - 1`` bytes read are held back in
+        ``_pending`` until more arrive, since they may be the start of a marker split across two reads."""
         fd = self._fd
         marker = self._marker
         hold = len(marker) - 1
-        cap = self.output_cap
-        kept = bytearray()
-        pending = b""
-        dropped = 0
-
-        def keep(data: bytes) -> None:
-            nonlocal dropped
-            room = max(cap - len(kept), 0)
-            kept.extend(data[:room])
-            dropped += max(len(data) - room, 0)
-
         deadline = time.monotonic() + timeout
         while True:
             try:
                 chunk = os.read(fd, 1 << 16)
             except BlockingIOError:
                 left = deadline - time.monotonic()
-                if left <= 0 or not select.select([fd], [], [], left)[0]:
-                    self._partial = bytes(kept) + pending
+                if left <= 0 or not self._wait(left):
                     return None
                 continue
             if not chunk:
-                self._partial = bytes(kept) + pending
                 raise ShellDied("the sandbox shell exited")
-            buf = pending + chunk
+            buf = self._pending + chunk
             idx = buf.find(marker)
             if idx < 0:
-                keep(buf[:-hold])
-                pending = buf[-hold:]
+                self._keep(buf[:-hold])
+                self._pending = buf[-hold:]
                 continue
+            self._pending = b""
+            self._keep(buf[:idx])
             end = buf.find(b"\x1e", idx + len(marker))
             while end < 0:  # the rest of the marker is still in flight
-                more = os.read(fd, 1 << 16) if select.select([fd], [], [], 5.0)[0] else b""
+                more = os.read(fd, 1 << 16) if self._wait(5.0) else b""
                 if not more:
                     raise ShellDied("the sandbox shell exited mid-marker")
                 buf += more
                 end = buf.find(b"\x1e", idx + len(marker))
-            keep(buf[:idx])
             rc_s, _, cwd = buf[idx + len(marker):end].decode(errors="replace").partition(":")
-            return bytes(kept), rc_s, cwd, dropped
+            return rc_s, cwd
 
     def run(self, command: str, timeout: float) -> ShellResult:
         """Run one command; on timeout kill what it started and keep the shell usable."""
         if not self.alive():
             self.restart()
+        self._begin()
         self._write(_STEP)
-        data = command.encode("utf-8", "surrogateescape").replace(b"\0", b"") + b"\0"
+        data = encode_command(command) + b"\0"
         try:
             while data:
                 data = data[os.write(self._wfd, data):]
@@ -206,24 +239,20 @@ class PersistentShell:
         try:
             res = self._read_until_marker(timeout)
         except ShellDied:
-            partial = getattr(self, "_partial", b"")
+            text, dropped = self._take()
             self.restart()
-            return ShellResult(_decode(partial) + "\n(the shell exited; a new shell was started in the workspace, "
-                               "variables and the working directory were reset)", -1, restarted=True)
+            return ShellResult(text + "\n(the shell exited; a new shell was started in the workspace, variables "
+                               "and the working directory were reset)", -1, restarted=True, truncated_bytes=dropped)
         if res is None:
             return self._interrupt(timeout)
-        out, rc_s, cwd, dropped = res
-        text = _decode(out)
+        rc_s, cwd = res
+        text, dropped = self._take()
         syntax = rc_s == "S"
-        rc = 2 if syntax else _int(rc_s)
         if syntax:
             text = _fix_syntax_lines(text)
-        if dropped:
-            text += f"\n[output truncated: {dropped} bytes cut; the first {self.output_cap} bytes are shown]"
-        return ShellResult(text, rc, syntax_error=syntax, truncated_bytes=dropped, cwd=cwd)
+        return ShellResult(text, 2 if syntax else _int(rc_s), syntax_error=syntax, truncated_bytes=dropped, cwd=cwd)
 
     def _interrupt(self, timeout: float) -> ShellResult:
-        partial = getattr(self, "_partial", b"")
         shell = _find_shell(self.pid, descendants(self.pid))
         if shell is not None:
             try:
@@ -235,13 +264,51 @@ class PersistentShell:
             res = self._read_until_marker(5.0 if killed else 0.2)
         except ShellDied:
             res = None
-        note = f"\nEXECUTION TIMED OUT BECAUSE THE COMMAND WAS RUNNING FOR MORE THAN {timeout:g} SECONDS."
+        text, dropped = self._take()
+        text += f"\nEXECUTION TIMED OUT BECAUSE THE COMMAND WAS RUNNING FOR MORE THAN {timeout:g} SECONDS."
         if res is None:
             self.restart()
-            return ShellResult(_decode(partial) + note + "\n(the shell was restarted in the workspace; variables "
-                               "and the working directory were reset)", -1, timed_out=True, restarted=True)
-        out, _rc, cwd, dropped = res
-        return ShellResult(_decode(partial + out) + note, 137, timed_out=True, cwd=cwd, truncated_bytes=dropped)
+            return ShellResult(text + "\n(the shell was restarted in the workspace; variables and the working "
+                               "directory were reset)", -1, timed_out=True, restarted=True, truncated_bytes=dropped)
+        return ShellResult(text, 137, timed_out=True, cwd=res[1], truncated_bytes=dropped)
+
+
+# Lone surrogates other than U+DC80..U+DCFF (which stand for raw bytes under surrogateescape).
+_OTHER_SURROGATES = re.compile("[\ud800-\udc7f\udd00-\udfff]")
+
+
+def encode_command(text: str) -> bytes:
+    """The bytes bash gets for ``text``: UTF-8, NULs dropped. A lone surrogate U+DC80..U+DCFF is the raw
+    byte 0x80..0xFF (Python's surrogateescape, as ``os.fsdecode`` and ``sys.argv`` give undecodable bytes);
+    any other lone surrogate, which no bytes stand for, becomes U+FFFD."""
+    try:
+        data = text.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:
+        data = _OTHER_SURROGATES.sub("\ufffd", text).encode("utf-8", "surrogateescape")
+    return data.replace(b"\0", b"")
+
+
+_USER_NOFILE: int | None = None
+
+
+def _nofile_soft() -> int:
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+
+
+def raise_nofile_limit() -> int:
+    """Raise this process's soft RLIMIT_NOFILE to the hard limit, once (each episode holds a few
+    descriptors: a thousand episodes need more than the usual 1024); return the soft limit it had."""
+    global _USER_NOFILE
+    if _USER_NOFILE is None:
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        _USER_NOFILE = soft
+        target = hard if hard != resource.RLIM_INFINITY else 1 << 20
+        if soft != resource.RLIM_INFINITY and soft < target:
+            try:
+                resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+            except (ValueError, OSError):
+                pass
+    return _USER_NOFILE
 
 
 _EVAL_LINE = re.compile(r"^[^\n:]*: eval: line (\d+):", re.M)

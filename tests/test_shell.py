@@ -3,16 +3,22 @@ kill what the command started and keep the session usable, output is capped and 
 
 from __future__ import annotations
 
+import os
+import resource
+import subprocess
+import sys
+import textwrap
 import time
 
 import pytest
 
-from mlgym_core.shell import PersistentShell
+from mlgym_core.shell import LAST_ACTION_MAX, PersistentShell
 
 
 @pytest.fixture
 def sh(tmp_path):
-    s = PersistentShell(["bash", "--noprofile", "--norc"], cwd=str(tmp_path), output_cap=1000)
+    s = PersistentShell(["bash", "--noprofile", "--norc"], cwd=str(tmp_path), output_cap=1000,
+                        init="scroll_down() { :; }")
     yield s
     s.close()
 
@@ -95,3 +101,63 @@ def test_long_command_text(sh):
 def test_last_action_is_exported_after_each_command(sh):
     sh.run("echo first", 5)
     assert sh.run("echo $LAST_ACTION", 5).output == "echo first\n"
+
+
+def test_huge_action_does_not_break_later_commands(sh):
+    # $LAST_ACTION is exported to every later command: a whole 200 KB action there made each exec fail (E2BIG)
+    r = sh.run("true " + "x" * 200_000, 20)
+    assert r.returncode == 0
+    r = sh.run("/bin/echo ok; echo ${#LAST_ACTION}", 5)
+    assert r.output == f"ok\n{LAST_ACTION_MAX}\n"
+    sh.run("scroll_down", 5)
+    assert sh.run('[ "$LAST_ACTION" = scroll_down ] && echo same', 5).output == "same\n"
+
+
+@pytest.mark.parametrize("command", ["yes", "while :; do echo yyyyyyyyyy; done"])
+def test_timed_out_endless_output_keeps_the_cap_and_its_note(sh, command):
+    r = sh.run(command, 0.5)
+    assert r.timed_out and r.truncated_bytes > 0
+    assert len(r.output.encode()) < 1000 + 400  # the cap (1000) plus the notes, whichever path ran
+    assert "bytes cut; the first 1000 bytes are shown" in r.output and "EXECUTION TIMED OUT" in r.output
+    assert sh.run("echo fine", 5).output == "fine\n"
+
+
+def test_output_of_a_shell_that_exits_is_capped(sh):
+    r = sh.run("head -c 5000 /dev/zero | tr '\\0' x; exit 1", 5)
+    assert r.restarted and r.truncated_bytes == 4000 and "4000 bytes cut" in r.output
+
+
+def test_lone_surrogates(sh, tmp_path):
+    # U+DC80..U+DCFF are raw bytes (surrogateescape, as os.listdir gives them); others become U+FFFD
+    name = os.fsdecode(b"f\xff")
+    r = sh.run(f"touch {name}; ls", 5)
+    assert r.returncode == 0 and os.listdir(tmp_path) == [name]
+    assert sh.run("echo \ud800 \udc80", 5).output == "\ufffd \ufffd\n"
+
+
+def test_descriptors_above_1024(tmp_path):
+    """A shell started when the process already holds over 1024 descriptors (select() cannot see
+    them); the soft descriptor limit is raised to the hard one, the commands get the old one back."""
+    code = textwrap.dedent("""
+        import os, resource
+        from mlgym_core.shell import PersistentShell
+        first = PersistentShell(["bash", "--noprofile", "--norc"])
+        pipes = [os.pipe() for _ in range(550)]
+        sh = PersistentShell(["bash", "--noprofile", "--norc"])
+        assert sh._fd > 1024, sh._fd
+        r = sh.run("echo hi; ulimit -Sn", 5)
+        r2 = sh.run("sleep 5", 0.3)
+        print(repr(r.output), r2.timed_out, resource.getrlimit(resource.RLIMIT_NOFILE)[0])
+        for a, b in pipes:
+            os.close(a)
+            os.close(b)
+        sh.close()
+        first.close()
+    """)
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard < 1200:
+        pytest.skip(f"the hard descriptor limit is {hard}")
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                       preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (1024, hard)))
+    assert p.returncode == 0, p.stderr[-2000:]
+    assert p.stdout.split() == ["'hi\\n1024\\n'", "True", str(hard if hard != resource.RLIM_INFINITY else 1 << 20)]
