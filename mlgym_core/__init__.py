@@ -38,15 +38,18 @@ from .specs import (
     load_tasks,
 )
 from .task import Task, data_home, make_task
+from . import datacache  # after .task, which it imports
+from .datacache import DataSource, DataUnavailableError
 
 __all__ = [
-    "AgentSpec", "AmbiguousNameError", "CheckError", "ConfigError", "DatasetSpec", "DescriptorError",
+    "AgentSpec", "AmbiguousNameError", "CheckError", "ConfigError", "DataSource", "DataUnavailableError",
+    "DatasetSpec", "DescriptorError",
     "EvaluationFormatError", "GradeConfig", "GradeResult", "MetricSpec", "MlgymError", "ModelBackendSpec",
     "PluginLoadError", "PluginSpecError", "Resources", "RuntimeSpec", "SandboxConfig", "SandboxError",
     "SubmissionNotFoundError", "Task", "TaskSpec", "ToolArgument", "ToolSpec", "UnknownNameError", "WORKSPACE",
-    "__version__", "data_home", "get_agent", "get_dataset", "get_metric", "get_model_backend", "get_runtime",
-    "get_task", "get_tool", "hookimpl", "hookspec", "load_datasets", "load_tasks", "make_task", "notify",
-    "register_envs", "tasks",
+    "__version__", "data_home", "datacache", "get_agent", "get_dataset", "get_metric", "get_model_backend",
+    "get_runtime", "get_task", "get_tool", "hookimpl", "hookspec", "load_datasets", "load_tasks", "make_task",
+    "notify", "register_envs", "tasks",
 ]
 
 from .registry import (  # noqa: E402

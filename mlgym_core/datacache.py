@@ -1,0 +1,287 @@
+"""The one data-preparation service every task pack uses.
+
+A task's data is prepared once per *key* (a path under :func:`~mlgym_core.data_home`, e.g.
+``tasks_cv/cifar10/smoke-v1``) into a folder with two parts:
+
+* ``agent/``: bound read-only at ``workspace/data`` in the agent's sandbox;
+* ``grader/``: bound at ``workspace/data`` only in the grading sandbox (labels, answers, secret instances).
+
+:func:`prepare` builds a key under an exclusive lock (``fcntl.flock`` on ``.<name>.lock`` next to it), in a
+private staging folder in the same parent, and publishes it with one ``rename`` once the builder has returned
+and the marker ``.complete`` is written: concurrent episodes (bench workers, parallel tests) never see a half
+built folder, the builder runs once, and a builder that fails or is killed leaves nothing that looks complete.
+
+Raw data comes from a local copy ``$MLGYM_DATA_DIR/<dataset id>/`` (:func:`local_dir`) or from the Hugging Face
+hub (:func:`from_hub`). A hub that is switched off (``HF_HUB_OFFLINE=1``) or does not answer fails at once with
+:class:`DataUnavailableError`, one line saying what to set, instead of the hub client's minute of retries;
+:func:`check_available` does the same check cheaply before a run starts.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import fcntl
+import json
+import os
+import secrets
+import shutil
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, TypeVar
+
+from .errors import MlgymError
+from .task import data_home
+
+if TYPE_CHECKING:
+    from .specs import TaskSpec
+
+AGENT = "agent"
+"""The sub-folder the agent sees (read-only, at ``workspace/data``)."""
+GRADER = "grader"
+"""The sub-folder only the grading sandbox sees (at ``workspace/data``)."""
+MARKER = ".complete"
+"""Written last into a staged folder: a published folder without it is not trusted."""
+HUB_PROBE_S = 1.5
+"""How long the hub may take to answer before it counts as unreachable."""
+
+T = TypeVar("T")
+
+
+class DataUnavailableError(MlgymError):
+    """The data of a task can be found neither locally nor on the hub (or is not what it should be)."""
+
+
+# -- the cache ---------------------------------------------------------------------------------------------
+def complete(folder: Path) -> bool:
+    """Whether ``folder`` is a published, complete preparation."""
+    return (folder / MARKER).is_file()
+
+
+def prepare(key: str, build: Callable[[Path], None], *, force: bool = False) -> Path:
+    """``data_home()/key``, built by ``build(staging)`` unless already complete; returns the folder.
+
+    ``build`` receives a fresh staging folder holding empty ``agent/`` and ``grader/`` sub-folders and fills
+    it; it may raise (nothing is published then, and the next call builds again). With ``force`` the key is
+    rebuilt and the new folder replaces the old one atomically.
+    """
+    final = data_home() / key
+    if complete(final) and not force:
+        return final
+    final.parent.mkdir(parents=True, exist_ok=True)
+    with _locked(final.parent / f".{final.name}.lock"):
+        if complete(final) and not force:  # built by another process while we waited
+            return final
+        for stale in final.parent.glob(f".{final.name}.*.staging"):  # left by a killed builder
+            shutil.rmtree(stale, ignore_errors=True)
+        stage = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".staging", dir=final.parent))
+        try:
+            stage.chmod(0o755)  # mkdtemp's 0700 would hide the data from the sandbox's user
+            (stage / AGENT).mkdir()
+            (stage / GRADER).mkdir()
+            build(stage)
+            stamp = {"key": key, "built": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")}
+            (stage / MARKER).write_text(json.dumps(stamp) + "\n")
+            _publish(stage, final)
+        finally:
+            shutil.rmtree(stage, ignore_errors=True)
+    return final
+
+
+def _publish(stage: Path, final: Path) -> None:
+    """Rename ``stage`` to ``final``; an old folder there (forced rebuild, a stale format) is moved aside first."""
+    if final.exists():
+        old = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".staging", dir=final.parent))
+        os.replace(final, old)  # ``old`` is empty, so this replaces it
+        os.rename(stage, final)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.rename(stage, final)
+
+
+@contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)  # released by the kernel if this process dies
+        yield
+    finally:
+        os.close(fd)
+
+
+def write_secret(path: Path, nbytes: int = 32) -> bytes:
+    """Write ``nbytes`` fresh random bytes (hex) to ``path``, mode 0600, and return them.
+
+    Call it inside a :func:`prepare` builder, outside ``agent/`` and ``grader/``, so the secret is published
+    atomically with what is derived from it and lives only under ``MLGYM_HOME``, never in a package."""
+    value = secrets.token_bytes(nbytes)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(value.hex() + "\n")
+    return value
+
+
+def read_secret(path: Path) -> bytes:
+    return bytes.fromhex(path.read_text().strip())
+
+
+# -- where raw data comes from -----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class DataSource:
+    """Where the raw data of one dataset can come from, for :func:`check_available` and error messages.
+
+    ``dataset``: the folder name under ``MLGYM_DATA_DIR``; ``layout``: what that folder must hold, in words;
+    ``files``: paths it must hold to count (none: any folder counts); ``hub``: the Hugging Face hub id the data
+    can be fetched from (None: local only); ``hub_files``: files of that hub dataset whose presence in the
+    hub client's cache makes an offline run possible; ``hint``: an alternative for the message."""
+
+    dataset: str
+    layout: str
+    files: tuple[str, ...] = ()
+    hub: str | None = None
+    hub_files: tuple[str, ...] = ()
+    hint: str = ""
+
+
+def local_dir(source: DataSource | str) -> Path | None:
+    """``$MLGYM_DATA_DIR/<dataset>/`` when it exists (and holds ``source.files``), else None."""
+    root = os.environ.get("MLGYM_DATA_DIR")
+    dataset = source if isinstance(source, str) else source.dataset
+    if not root or not (Path(root) / dataset).is_dir():
+        return None
+    folder = Path(root) / dataset
+    if isinstance(source, DataSource) and not all((folder / f).exists() for f in source.files):
+        return None
+    return folder
+
+
+def where(source: DataSource | str) -> str:
+    """``$MLGYM_DATA_DIR/<dataset>/`` in words, with the real path when the variable is set."""
+    dataset = source if isinstance(source, str) else source.dataset
+    root = os.environ.get("MLGYM_DATA_DIR")
+    return f"$MLGYM_DATA_DIR/{dataset}/" + (f" (= {Path(root) / dataset})" if root else " (MLGYM_DATA_DIR is not set)")
+
+
+def unavailable(source: DataSource, why: str) -> DataUnavailableError:
+    """The one-line error for ``source``: ``why`` it is unavailable, and what to set."""
+    fix = f"set MLGYM_DATA_DIR=/path so that /path/{source.dataset}/ holds {source.layout}"
+    if source.hub:
+        fix += ", or give this machine network access to the Hugging Face hub"
+    if source.hint:
+        fix += f", or {source.hint}"
+    return DataUnavailableError(f"dataset '{source.dataset}': {' '.join(why.split())}; {fix}")
+
+
+OFFLINE_VARS = ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE")
+
+
+def _offline_var() -> str | None:
+    """The offline variable that is set (``HF_HUB_OFFLINE=1``), else None."""
+    for var in OFFLINE_VARS:
+        if os.environ.get(var, "").strip().lower() in ("1", "true", "yes", "on"):
+            return f"{var}={os.environ[var]}"
+    return None
+
+
+_probes: dict[str, tuple[float, str | None]] = {}
+
+
+def hub_problem() -> str | None:
+    """None when the Hugging Face hub may be used now, else why not (a phrase).
+
+    ``HF_HUB_OFFLINE`` / ``HF_DATASETS_OFFLINE`` switch it off; otherwise one request to ``HF_ENDPOINT``
+    (default https://huggingface.co) must get any HTTP answer within :data:`HUB_PROBE_S` seconds (name
+    resolution included). The answer is remembered for a minute."""
+    offline = _offline_var()
+    if offline:
+        return f"the Hugging Face hub is switched off ({offline})"
+    endpoint = os.environ.get("HF_ENDPOINT") or "https://huggingface.co"
+    hit = _probes.get(endpoint)
+    if hit is not None and time.monotonic() - hit[0] < 60:
+        return hit[1]
+    import urllib.error
+    import urllib.request
+
+    result: list[str | None] = []
+
+    def probe() -> None:
+        try:
+            urllib.request.urlopen(urllib.request.Request(endpoint, method="HEAD"), timeout=HUB_PROBE_S).close()
+            result.append(None)
+        except urllib.error.HTTPError:  # it answered
+            result.append(None)
+        except Exception as exc:
+            reason = getattr(exc, "reason", exc)
+            result.append(f"the Hugging Face hub does not answer at {endpoint} ({type(reason).__name__}: {reason})")
+
+    t = threading.Thread(target=probe, name="mlgym-hub-probe", daemon=True)
+    t.start()
+    t.join(HUB_PROBE_S)
+    problem = result[0] if result else f"the Hugging Face hub does not answer at {endpoint} within {HUB_PROBE_S} s"
+    _probes[endpoint] = (time.monotonic(), problem)
+    return problem
+
+
+def _hub_cached(source: DataSource) -> bool:
+    """Whether all ``source.hub_files`` are in the hub client's local cache (usable offline)."""
+    if not source.hub or not source.hub_files:
+        return False
+    try:
+        from huggingface_hub import try_to_load_from_cache
+    except ImportError:
+        return False
+    return all(isinstance(try_to_load_from_cache(source.hub, f, repo_type="dataset"), str)
+               for f in source.hub_files)
+
+
+def from_hub(source: DataSource, fetch: Callable[[], T]) -> T:
+    """``fetch()`` (a hub client call), unless the hub is unusable: then DataUnavailableError at once.
+
+    Offline mode still calls ``fetch`` (the hub clients answer from their own cache, or fail at once); an
+    unreachable hub is never called, so its retries cannot take a minute. Any failure of ``fetch`` becomes a
+    one-line DataUnavailableError."""
+    assert source.hub, f"dataset '{source.dataset}' has no hub id"
+    problem = hub_problem()
+    if problem is not None and not _offline_var():
+        raise unavailable(source, f"no local copy at {where(source)} and {problem}")
+    try:
+        return fetch()
+    except Exception as exc:  # ImportError, offline cache miss, HTTP and repository errors alike
+        first = (str(exc).strip().splitlines() or [""])[0][:300]
+        failed = f"loading '{source.hub}' from the Hugging Face hub failed ({type(exc).__name__}: {first})"
+        raise unavailable(source, f"no local copy at {where(source)} and "
+                                  f"{problem + ' (nothing in its cache)' if problem else failed}") from None
+
+
+def require(source: DataSource) -> None:
+    """Raise DataUnavailableError unless ``source`` has a local copy or a usable hub (cheap: no download)."""
+    if local_dir(source) is not None:
+        return
+    folder = local_dir(source.dataset)
+    missing = [f for f in source.files if folder is not None and not (folder / f).exists()]
+    why = f"{folder} lacks {', '.join(missing)}" if missing else f"no local copy at {where(source)}"
+    if not source.hub:
+        raise unavailable(source, why)
+    problem = hub_problem()
+    if problem is not None and not _hub_cached(source):
+        raise unavailable(source, f"{why} and {problem}")
+
+
+def check_available(spec: TaskSpec, scale: str = "default") -> None:
+    """Raise DataUnavailableError, before any run directory exists, when the task cannot get its data.
+
+    Asks the task's ``data_sources()`` (a list of :class:`DataSource`, empty when its data is prepared already or
+    synthetic) and checks each with :func:`require`; tasks without that method need nothing."""
+    from .task import make_task
+
+    task = make_task(spec, scale)
+    try:
+        sources = getattr(task, "data_sources", None)
+        for source in (sources() if sources is not None else ()):
+            require(source)
+    finally:
+        task.close()
