@@ -159,6 +159,29 @@ def check_cmd(ids: tuple[str, ...]) -> None:
     click.echo("all checks passed")
 
 
+class _KeyValues(click.Option):
+    """A repeatable KEY=VALUE option that also takes several pairs after one flag.
+
+    ``--model-option base_url=URL api_key=KEY`` is ``--model-option base_url=URL --model-option api_key=KEY``;
+    the pairs end at the next word that starts with ``-`` or has no ``=``.
+    """
+
+    def add_to_parser(self, parser: Any, ctx: click.Context) -> None:
+        super().add_to_parser(parser, ctx)
+        for name in self.opts:
+            opt = parser._long_opt.get(name) or parser._short_opt.get(name)
+            if opt is None:
+                continue
+            one = opt.process
+
+            def process(value: Any, state: Any, one: Any = one) -> None:
+                one(value, state)
+                while state.rargs and "=" in state.rargs[0] and not state.rargs[0].startswith("-"):
+                    one(state.rargs.pop(0), state)
+
+            opt.process = process
+
+
 def _common_run_options(f: Any) -> Any:
     opts = [
         click.option("--task", "task", required=True, help="Task id (or plugin/id)."),
@@ -169,7 +192,8 @@ def _common_run_options(f: Any) -> Any:
         click.option("--output", default="runs", show_default=True, type=click.Path(file_okay=False)),
         click.option("--workspace-from", type=click.Path(exists=True, file_okay=False),
                      help="Lay the files of this folder over the starter files."),
-        click.option("--option", "-o", "options", multiple=True, help="Agent option KEY=VALUE (value as YAML)."),
+        click.option("--option", "-o", "options", multiple=True, cls=_KeyValues,
+                     help="Agent option KEY=VALUE (value as YAML); repeat it or give several pairs."),
         click.option("--short-timeout", type=float, default=None, help="Seconds for ordinary commands (25)."),
         click.option("--training-timeout", type=float, default=None, help="Seconds for python/torchrun commands."),
         click.option("--devices", default=None,
@@ -216,8 +240,9 @@ def _do_run(spec: Any) -> None:
 @click.option("--agent", required=True, help="Agent name (mlgym list agents).")
 @click.option("--model", default=None, help="BACKEND:NAME, e.g. openai:gpt-4o or scripted:replies.json.")
 @click.option("--cost-limit", type=float, default=None, help="Per-episode cost limit in USD.")
-@click.option("--model-option", "model_options", multiple=True,
-              help="Model backend option KEY=VALUE (value as YAML), e.g. temperature=0.2.")
+@click.option("--model-option", "model_options", multiple=True, cls=_KeyValues,
+              help="Model backend option KEY=VALUE (value as YAML), e.g. temperature=0.2; repeat it or give "
+                   "several pairs: --model-option base_url=URL api_key=KEY.")
 def run_cmd(task: str, agent: str, model: str | None, runtime: str, max_steps: int, seed: int, scale: str,
             output: str, workspace_from: str | None, options: tuple[str, ...], short_timeout: float | None,
             training_timeout: float | None, cost_limit: float | None, devices: str | None,
