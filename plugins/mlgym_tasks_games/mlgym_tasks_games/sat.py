@@ -2,20 +2,24 @@
 
 Instances are uniform random 3-CNF formulas with a clause/variable ratio close to 4.26, where
 about half are satisfiable. Labels come from an exhaustive DPLL run at generation time.
-The agent's ``data/`` holds a practice set; the grader uses a second set generated from a
-seed that only the grader knows, so answers cannot be looked up in advance.
+The agent's ``data/`` holds a practice set; the grader uses a second set drawn the same way
+from a secret generated once per installation (``grader-seed`` under ``MLGYM_HOME``, mode 0600,
+never in the package and never in a sandbox), so answers can neither be looked up nor derived.
 """
 
 from __future__ import annotations
 
+import hashlib
 import pickle
 import random
 from importlib.resources import files
 from pathlib import Path
 
-from mlgym_core import WORKSPACE, Task, data_home
+from mlgym_core import WORKSPACE, Task, data_home, datacache
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+KEY = f"tasks_games/3SATTime/v{FORMAT_VERSION}"
+SEED_FILE = "grader-seed"
 PRACTICE_SEED = 20240
 COUNT = 103  # the evaluator skips the first 3, as MLGym's did
 
@@ -69,34 +73,29 @@ def generate(seed: int, count: int = COUNT, n_min: int = 40, n_max: int = 60) ->
     return out
 
 
-def _write(path: Path, seed: int) -> Path:
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        with open(tmp, "wb") as f:
+def grader_seed(secret: bytes) -> int:
+    """The generator seed of the grader's instances, derived from the installation's secret."""
+    return int.from_bytes(hashlib.sha256(b"mlgym 3SATTime grader\0" + secret).digest(), "big")
+
+
+def _build(root: Path) -> None:
+    secret = datacache.write_secret(root / SEED_FILE)
+    for folder, seed in ((datacache.AGENT, PRACTICE_SEED), (datacache.GRADER, grader_seed(secret))):
+        with open(root / folder / "dataset.pkl", "wb") as f:
             pickle.dump(generate(seed), f)
-        tmp.replace(path)
-    return path.parent
 
 
 class SatTask(Task):
     """3SATTime: practice instances in the workspace, secret instances for the grader."""
 
-    def _cache(self) -> Path:
-        return data_home() / "tasks_games" / "3SATTime" / f"v{FORMAT_VERSION}"
-
-    def _grader_seed(self) -> int:
-        return int((self.folder / "hidden_seed.txt").read_text().strip())
-
     def prepare(self) -> None:
-        _write(self._cache() / "practice" / "dataset.pkl", PRACTICE_SEED)
-        _write(self._cache() / f"grader-{self._grader_seed()}" / "dataset.pkl", self._grader_seed())
+        datacache.prepare(KEY, _build)
 
     def data_dir(self) -> Path:
-        return self._cache() / "practice"
+        return data_home() / KEY / datacache.AGENT
 
     def grader_binds(self) -> dict[str, Path]:
-        return {f"{WORKSPACE}/data": self._cache() / f"grader-{self._grader_seed()}"}
+        return {f"{WORKSPACE}/data": data_home() / KEY / datacache.GRADER}
 
 
 def task_folder() -> Path:

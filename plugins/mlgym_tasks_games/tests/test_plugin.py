@@ -79,3 +79,41 @@ def test_3sat_evaluator_counts_answers(tmp_path):
     r = subprocess.run([sys.executable, "evaluate.py"], cwd=tmp_path, capture_output=True, text=True, timeout=120)
     m = json.loads(r.stdout)
     assert m["Correct"] == 10 and m["Incorrect"] == 0 and 0 < m["Time"] < 60 and m["Decisions"] > 0
+
+
+def _prepared_sat(home: Path, monkeypatch) -> tuple[list, list, Path]:
+    from mlgym_core import WORKSPACE, get_task, make_task
+
+    monkeypatch.setenv("MLGYM_HOME", str(home))
+    task = make_task(get_task("3SATTime"))
+    task.prepare()
+    practice = pickle.loads((task.data_dir() / "dataset.pkl").read_bytes())
+    grader_dir = task.grader_binds()[f"{WORKSPACE}/data"]
+    graded = pickle.loads((grader_dir / "dataset.pkl").read_bytes())
+    task.close()
+    return practice, graded, grader_dir
+
+
+def test_3sat_grader_instances_come_from_a_per_installation_secret(tmp_path, monkeypatch):
+    import functools
+    import stat
+
+    import mlgym_tasks_games
+    from mlgym_tasks_games import sat
+
+    small = functools.partial(generate, count=8)  # the real builder, fewer instances (labelling takes time)
+    monkeypatch.setattr(sat, "generate", small)
+    practice_a, graded_a, grader_a = _prepared_sat(tmp_path / "a", monkeypatch)
+    practice_b, graded_b, grader_b = _prepared_sat(tmp_path / "b", monkeypatch)
+    assert practice_a == practice_b == small(sat.PRACTICE_SEED)  # the agent's set is the same everywhere
+    assert graded_a != graded_b and graded_a != practice_a  # the grader's set is not
+    seeds = [Path(g).parent / sat.SEED_FILE for g in (grader_a, grader_b)]
+    for seed, graded in zip(seeds, (graded_a, graded_b)):
+        assert stat.S_IMODE(seed.stat().st_mode) == 0o600
+        assert graded == small(sat.grader_seed(bytes.fromhex(seed.read_text().strip())))
+        assert tmp_path in seed.parents
+    # same generator, distribution and size as the practice set; no secret ships in the package
+    assert len(graded_a) == len(practice_a) == 8 and {n for _, n, *_ in graded_a} <= set(range(40, 61))
+    pkg = Path(mlgym_tasks_games.__file__).parent
+    assert not [p for p in pkg.rglob("*") if "seed" in p.name and p.suffix != ".pyc"]
+    assert "hidden_files" not in (TASK_DIR / "3SATTime" / "task.yaml").read_text()
