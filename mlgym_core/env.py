@@ -23,7 +23,7 @@ from typing import Any
 
 import gymnasium as gym
 
-from .errors import EvaluationFormatError, MlgymError, SandboxError, SubmissionNotFoundError
+from .errors import ConfigError, EvaluationFormatError, MlgymError, SandboxError, SubmissionNotFoundError
 from .grading import grade
 from .sandbox import SERVICES_DIR, TOOLS_DIR, WORKSPACE, SandboxConfig
 from .shell import ShellDied
@@ -55,6 +55,8 @@ class MLGymEnv(gym.Env[str, str]):
                  render_mode: None = None):
         from .registry import get_runtime, get_task
 
+        if isinstance(max_steps, bool) or not isinstance(max_steps, int) or max_steps < 1:
+            raise ConfigError(f"max_steps must be a positive integer, got {max_steps!r}")
         self.spec_task: TaskSpec = get_task(task) if isinstance(task, str) else task
         self.task: Task = make_task(self.spec_task, scale)
         if isinstance(runtime, str):
@@ -63,7 +65,7 @@ class MLGymEnv(gym.Env[str, str]):
         else:
             self.runtime_name = getattr(runtime, "name", type(runtime).__name__)
             self.runtime = runtime
-        self.max_steps = int(max_steps)
+        self.max_steps = max_steps
         self.short_timeout = short_timeout or _env_float("MLGYM_SHORT_TIMEOUT", DEFAULT_SHORT_TIMEOUT)
         self.training_timeout = training_timeout or _env_float(
             "MLGYM_TRAINING_TIMEOUT", self.spec_task.training_timeout)
@@ -100,6 +102,7 @@ class MLGymEnv(gym.Env[str, str]):
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[str, dict]:
         super().reset(seed=seed)
         t0 = time.perf_counter()
+        self._done = True
         self._teardown_sandbox(background=True)
         spare, self._spare = self._spare, None
         built = None
@@ -108,11 +111,15 @@ class MLGymEnv(gym.Env[str, str]):
                 built = spare.result()
             except Exception:
                 built = None  # a failed prestart: start cold below, which reports the error
-        if built is None:
-            built = self._build_sandbox()
-        self.sandbox, self._episode_dir, self._services = built
-        if seed is not None:
-            self.sandbox.run(f"export MLGYM_SEED={int(seed)}", self.short_timeout)
+        try:
+            if built is None:
+                built = self._build_sandbox()
+            self.sandbox, self._episode_dir, self._services = built
+            if seed is not None:
+                self.sandbox.run(f"export MLGYM_SEED={int(seed)}", self.short_timeout)
+        except BaseException:
+            self._teardown_sandbox()  # a failed reset leaves no process, service or episode folder behind
+            raise
         if self.prestart:
             self._spare = _prestarter().submit(self._build_sandbox)
         self.current_step = 0
@@ -129,6 +136,8 @@ class MLGymEnv(gym.Env[str, str]):
             "timings": {"reset_s": self._t_reset}}
 
     def step(self, action: str) -> tuple[str, float, bool, bool, dict[str, Any]]:
+        if not isinstance(action, str):
+            raise TypeError(f"step() takes a shell command as a str, got {type(action).__name__}: {action!r:.80}")
         if self._done:
             raise MlgymError("step() called on a finished episode; call reset() first")
         t0 = time.perf_counter()
@@ -176,16 +185,34 @@ class MLGymEnv(gym.Env[str, str]):
 
     # -- internals -----------------------------------------------------------------------
     def _build_sandbox(self) -> tuple[Any, Path, list[Any]]:
-        """A fresh episode folder and workspace with the starter files, and a started sandbox."""
+        """A fresh episode folder and workspace with the starter files, and a started sandbox.
+
+        If anything fails, the services started and the episode folder are removed before the error
+        goes on (a runtime's ``start`` cleans up after itself)."""
         self.task.prepare()
         episode_dir = self.work_root / uuid.uuid4().hex[:16]
+        services: list[Any] = []
+        try:
+            return self._build_in(episode_dir, services)
+        except BaseException:
+            for svc in services:
+                try:
+                    svc.close()
+                except Exception:
+                    pass
+            if not self.keep_workspace:
+                from .grading import _rmtree
+
+                _rmtree(episode_dir)
+            raise
+
+    def _build_in(self, episode_dir: Path, services: list[Any]) -> tuple[Any, Path, list[Any]]:
         ws = episode_dir / "workspace"
         ws.mkdir(parents=True)
         self.task.layout_workspace(ws)
         if self.workspace_from is not None:
             shutil.copytree(self.workspace_from, ws, dirs_exist_ok=True)
         data = self.task.data_dir()
-        services: list[Any] = []
         services_dir = self._start_services(episode_dir, services)
         cfg = SandboxConfig(
             workspace=ws, ro_binds={f"{WORKSPACE}/data": data} if data is not None else {},
@@ -198,8 +225,6 @@ class MLGymEnv(gym.Env[str, str]):
         try:
             return self.runtime.start(cfg), episode_dir, services
         except ShellDied as exc:
-            for svc in services:
-                svc.close()
             raise SandboxError(f"{self.runtime_name} sandbox for '{self.spec_task.id}' failed to start: "
                                f"{exc}") from exc
 

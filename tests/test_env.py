@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import gymnasium as gym
 import pytest
 
@@ -162,5 +164,98 @@ def test_prestarted_sandbox_is_fresh_and_seeded():
         e.reset(seed=7)  # takes the sandbox started in the background
         obs = e.step("head -1 strategy.py; echo ${LEAK:-none} $MLGYM_SEED")[0]
         assert obs.splitlines()[1] == "none 7" and "dirty" not in obs
+    finally:
+        e.close()
+
+
+@pytest.mark.parametrize("action", [123, None, b"echo hi", ["echo"]])
+def test_non_str_action_is_a_type_error(env, action):
+    with pytest.raises(TypeError, match=r"^step\(\) takes a shell command as a str, got \w+") as err:
+        env.step(action)
+    assert "\n" not in str(err.value)
+    assert env.step("echo still")[0].strip() == "still"
+
+
+def test_lone_surrogates_in_an_action(env):
+    # U+DC80..U+DCFF are raw bytes (surrogateescape); any other lone surrogate is sent as U+FFFD
+    assert env.step("printf '%s' \udcff | od -An -tx1")[0].split() == ["ff"]
+    assert env.step("echo \ud800 x")[0].strip() == "\ufffd x"
+
+
+@pytest.mark.parametrize("bad", [-1, 0, 1.5, "10", True])
+def test_max_steps_must_be_a_positive_integer(bad):
+    with pytest.raises(mlgym_core.MlgymError, match=f"max_steps must be a positive integer, got {bad!r}"):
+        MLGymEnv("battleOfSexes", max_steps=bad)
+
+
+def _new_processes(before: set[int]) -> set[int]:
+    from mlgym_core.shell import descendants
+
+    return set(descendants(os.getpid())) - before
+
+
+def test_reset_failing_before_the_sandbox_starts_leaves_nothing(tmp_path):
+    from mlgym_core.shell import descendants
+    from mlgym_core.testing import make_task_spec
+
+    folder = tmp_path / "task"
+    folder.mkdir()
+    (folder / "evaluate.py").write_text("print('{\"Score\": 1}')\n")
+    spec = make_task_spec(folder, starter_files=("missing.py",))
+    e = MLGymEnv(spec, work_dir=tmp_path / "work", prestart=False)
+    before = set(descendants(os.getpid()))
+    try:
+        with pytest.raises(OSError):
+            e.reset()
+        assert not _new_processes(before)
+        assert not list((tmp_path / "work").iterdir())  # no half-made episode folder
+        with pytest.raises(mlgym_core.MlgymError, match="call reset"):
+            e.step("echo hi")
+    finally:
+        e.close()
+
+
+class _SandboxThatFails:
+    """A started local sandbox whose first command fails, as a shell that died and could not restart."""
+
+    def __init__(self, real):
+        self.real = real
+
+    def run(self, command, timeout):
+        from mlgym_core.shell import ShellDied
+
+        raise ShellDied("the sandbox shell is gone (test)")
+
+    def close(self):
+        self.real.close()
+
+
+class _RuntimeThatFailsAfterStart:
+    name = "fails-after-start"
+
+    def __init__(self):
+        from mlgym_core.registry import get_runtime
+
+        self.real = get_runtime("local").factory()
+        self.started = []
+
+    def start(self, config):
+        sandbox = self.real.start(config)
+        self.started.append(sandbox)
+        return _SandboxThatFails(sandbox)
+
+
+def test_reset_failing_after_the_sandbox_started_stops_it(tmp_path):
+    from mlgym_core.shell import ShellDied, descendants
+
+    runtime = _RuntimeThatFailsAfterStart()
+    e = MLGymEnv("battleOfSexes", runtime=runtime, work_dir=tmp_path / "work")
+    before = set(descendants(os.getpid()))
+    try:
+        with pytest.raises(ShellDied):
+            e.reset(seed=3)  # the seed is exported with a first command, which fails
+        assert len(runtime.started) == 1 and runtime.started[0].shell.proc.poll() is not None
+        assert not _new_processes(before)  # no bwrap, no bash left running until close()
+        assert not list((tmp_path / "work").iterdir())
     finally:
         e.close()
