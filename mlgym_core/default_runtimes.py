@@ -6,7 +6,6 @@ import functools
 import os
 import shutil
 import signal
-import subprocess
 import sys
 import tempfile
 import time
@@ -323,20 +322,10 @@ class LocalRuntime:
             argv = ["/bin/bash", "--noprofile", "--norc", "-c", command.replace(WORKSPACE, str(config.folder))]
             cwd = str(config.folder)
             cg = None
-        t0 = time.monotonic()
-        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                env=env if not self.bwrap else {}, cwd=cwd, start_new_session=True)
+        from .grading import run_capped
+
         try:
-            out, err = proc.communicate(timeout=config.timeout)
-            timed_out = False
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            out, err = proc.communicate()
-            timed_out = True
+            return run_capped(argv, env=env if not self.bwrap else {}, cwd=cwd, timeout=config.timeout)
         finally:
             if cg is not None:
                 cg.close()
-        text = out.decode("utf-8", "replace")
-        if proc.returncode != 0 and not text.strip():
-            text = err.decode("utf-8", "replace")[-4000:]
-        return GradeResult(text, proc.returncode, timed_out, time.monotonic() - t0)

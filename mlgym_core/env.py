@@ -262,7 +262,8 @@ class MLGymEnv(gym.Env[str, str]):
         ws = self.workspace_host
         if ws is None:
             raise MlgymError(f"runtime '{self.runtime_name}' gave no host workspace to grade")
-        return grade(self.task, self.runtime, ws, devices=self.devices, hide=self._hidden_folders())
+        return grade(self.task, self.runtime, ws, devices=self.devices, hide=self._hidden_folders(),
+                     freeze=getattr(self.sandbox, "frozen", None))
 
     def _record(self, metrics: dict[str, float]) -> float:
         self.scores.append(metrics)

@@ -1,44 +1,62 @@
-"""Grading outside the agent's shell: a fresh folder, the pristine evaluator, artifacts read-only."""
+"""Grading outside the agent's shell: a fresh folder, the pristine evaluator, artifacts read-only.
+
+The score comes only from the pristine evaluator: its exit status must be 0 and its metrics
+are read from its standard output, which agent code never holds (code the grader runs on the
+agent's behalf goes through ``mlgym_worker``: a nested sandbox with its own pipes). The
+output is read with a cap; the host never buffers it whole.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
-import stat
+import signal
+import subprocess
 import tempfile
+import time
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from pathlib import Path
 
-from .errors import MlgymError
-from .sandbox import GRADER_DIR, GradeConfig
-from .task import Task
+from .collect import collect
+from .errors import EvaluationFormatError, MlgymError
+from .sandbox import GRADER_DIR, GradeConfig, GradeResult
+from .task import WORKER_MODULE, Task, worker_lib, worker_module
+
+OUTPUT_CAP = 1 << 20
+"""Bytes of the evaluator's standard output kept (its end); the rest is read and dropped."""
+STDERR_CAP = 64 << 10
 
 
 class EvaluationTimeoutError(MlgymError):
     """The evaluator ran past the task's evaluation timeout."""
 
 
+class EvaluationFailedError(EvaluationFormatError):
+    """The evaluator exited with a non-zero status: no score."""
+
+
 def grade(task: Task, runtime: object, workspace: Path, *, devices: tuple[str, ...] = (),
-          hide: tuple[Path, ...] = ()) -> tuple[dict[str, float], str]:
+          hide: tuple[Path, ...] = (),
+          freeze: Callable[[], AbstractContextManager[object]] | None = None) -> tuple[dict[str, float], str]:
     """Evaluate the artifacts in ``workspace``; return (metrics, artifact path).
 
-    Raises SubmissionNotFoundError, EvaluationFormatError or EvaluationTimeoutError.
+    ``freeze``: a context manager factory that stops every agent process while the artifacts
+    are collected (the sandbox's ``frozen``). Raises SubmissionNotFoundError,
+    EvaluationFormatError (EvaluationFailedError, ArtifactTooLargeError) or EvaluationTimeoutError.
     """
-    path = task.check_artifacts(workspace)
     root = Path(tempfile.mkdtemp(prefix="mlgym-grade-"))
     try:
         folder = root / "workspace"
         folder.mkdir()
         grader = root / "grader"
         grader.mkdir()
-        for rel in task.artifact_files(workspace):
-            dst = folder / rel
-            dst.parent.mkdir(parents=True, exist_ok=True)
-            src = workspace / rel
-            if src.is_symlink() or not src.is_file():
-                continue
-            shutil.copyfile(src, dst)
-            dst.chmod(stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)
+        with freeze() if freeze is not None else contextlib.nullcontext():
+            collect(workspace, folder, task.spec.artifacts)
+        path = task.check_artifacts(folder)
         task.layout_grader(grader)
+        (grader / WORKER_MODULE).write_bytes(worker_module())
         res = runtime.grade(GradeConfig(  # type: ignore[attr-defined]
             folder=folder, command=task.evaluate_command(), timeout=task.eval_timeout(),
             ro_binds={GRADER_DIR: grader, **task.grader_binds()}, devices=devices, pids=task.spec.resources.pids,
@@ -47,7 +65,35 @@ def grade(task: Task, runtime: object, workspace: Path, *, devices: tuple[str, .
         _rmtree(root)
     if res.timed_out:
         raise EvaluationTimeoutError(f"evaluation took longer than {task.eval_timeout():g} s")
+    if res.returncode != 0:
+        tail = res.stderr.strip()[-3000:] or res.output.strip()[-3000:]
+        raise EvaluationFailedError(f"Evaluation failed: the evaluator exited with status {res.returncode}; "
+                                    "no score.\n---\n" + tail + "\n---")
     return task.parse_metrics(res.output), path
+
+
+def run_capped(argv: list[str], *, env: dict[str, str], cwd: str | None, timeout: float,
+               out_cap: int = OUTPUT_CAP, err_cap: int = STDERR_CAP) -> GradeResult:
+    """Run an evaluator command (in its own session) and read its output with caps: the last
+    ``out_cap`` bytes of stdout and ``err_cap`` of stderr are kept, the rest is drained."""
+    t0 = time.monotonic()
+    proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            env=env, cwd=cwd, start_new_session=True)
+    tail = worker_lib().Tail
+    out, err = tail(proc.stdout, out_cap), tail(proc.stderr, err_cap)
+    try:
+        proc.wait(timeout=timeout)
+        timed_out = False
+    except subprocess.TimeoutExpired:
+        timed_out = True
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)  # what is left of the session (e.g. an escaped worker)
+    proc.wait()
+    text = out.finish().decode("utf-8", "replace")
+    if out.dropped:
+        text = f"[mlgym: the first {out.dropped} bytes of the evaluator's output were dropped]\n" + text
+    return GradeResult(text, proc.returncode, timed_out, time.monotonic() - t0,
+                       stderr=err.finish().decode("utf-8", "replace"), dropped=out.dropped)
 
 
 def _rmtree(p: Path) -> None:

@@ -62,9 +62,14 @@ class GradeConfig:
 @dataclass
 class GradeResult:
     output: str
+    """The evaluator's standard output (its last ``OUTPUT_CAP`` bytes; the rest is drained and dropped)."""
     returncode: int
     timed_out: bool = False
     seconds: float = 0.0
+    stderr: str = ""
+    """The end of the evaluator's standard error (error messages for the agent)."""
+    dropped: int = 0
+    """Bytes of standard output dropped by the cap."""
 
 
 class Sandbox(Protocol):

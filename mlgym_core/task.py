@@ -7,19 +7,41 @@ Task packs customise behaviour by subclassing :class:`Task` and naming the class
 from __future__ import annotations
 
 import fnmatch
+import functools
 import importlib
+import importlib.util
 import json
+import math
 import os
 import shutil
 from collections.abc import Iterator
 from contextlib import ExitStack
-from importlib.resources import as_file
+from importlib.resources import as_file, files
 from pathlib import Path
 from typing import Any
 
 from .errors import EvaluationFormatError, MlgymError, SubmissionNotFoundError
 from .sandbox import GRADER_DIR, WORKSPACE
 from .specs import TaskSpec
+
+
+WORKER_MODULE = "mlgym_worker.py"
+
+
+def worker_module() -> bytes:
+    """The source of ``mlgym_worker`` (stdlib only), laid next to every evaluator: evaluators
+    run the agent's code through it, in a nested sandbox (see that module)."""
+    return (files("mlgym_core") / "data" / WORKER_MODULE).read_bytes()
+
+
+@functools.cache
+def worker_lib() -> Any:
+    """``mlgym_worker`` loaded as a module here (its pipe draining serves the host as well)."""
+    spec = importlib.util.spec_from_file_location("mlgym_worker", str(files("mlgym_core") / "data" / WORKER_MODULE))
+    assert spec is not None and spec.loader is not None
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
 
 
 def data_home() -> Path:
@@ -81,6 +103,8 @@ class Task:
         """Copy the starter files into the (empty) workspace folder."""
         for rel in self.spec.starter_files:
             _copy(self.folder / rel, workspace / rel)
+        if WORKER_MODULE in self.spec.read_only:  # the task's evaluate.py runs agent code through it
+            (workspace / WORKER_MODULE).write_bytes(worker_module())
 
     def layout_grader(self, folder: Path) -> None:
         """Copy the pristine evaluator, its support files and the hidden files into ``folder``.
@@ -106,11 +130,11 @@ class Task:
         pats = self.spec.artifacts
         if not pats:
             return
-        for root, dirs, files in os.walk(workspace):
+        for root, dirs, names in os.walk(workspace):
             rel_root = os.path.relpath(root, workspace)
             if rel_root == ".":
                 dirs[:] = [d for d in dirs if d != "data" and not d.startswith(".")]
-            for name in files:
+            for name in names:
                 rel = name if rel_root == "." else f"{rel_root}/{name}"
                 if any(fnmatch.fnmatch(rel, p) for p in pats):
                     yield rel
@@ -122,21 +146,42 @@ class Task:
     def eval_timeout(self) -> float:
         return float(self.spec.eval_timeout or self.spec.training_timeout)
 
+    def declared_metrics(self) -> list[str]:
+        """Metrics every evaluation must report: the priority metric and those of the baseline."""
+        return list(dict.fromkeys([self.spec.metric, *self.spec.baseline_scores]))
+
     def parse_metrics(self, output: str) -> dict[str, float]:
-        """The metrics dict from the evaluator's output: the whole output as JSON, else its
-        first line that is a JSON object."""
+        """The metrics dict from the evaluator's standard output: the whole output as a JSON
+        object, else its LAST line that is a JSON object (the evaluator prints its metrics when
+        all else is done). Every value must be a finite number and every declared metric present."""
         text = output.strip()
-        candidates = [text] + [ln.strip() for ln in text.splitlines() if ln.strip().startswith("{")]
-        for c in candidates:
+        obj: Any = None
+        for c in [text] + [ln.strip() for ln in reversed(text.splitlines()) if ln.strip().startswith("{")]:
             try:
                 obj = json.loads(c)
             except ValueError:
                 continue
-            if isinstance(obj, dict) and obj and all(isinstance(v, (int, float)) for v in obj.values()):
-                return {str(k): float(v) for k, v in obj.items()}
-        raise EvaluationFormatError(
-            f"Failed to decode metrics from evaluation script. Output:\n---\n{text[-2000:]}\n---\n"
-            "Please make sure the evaluation script prints the metrics in json format.")
+            if isinstance(obj, dict):
+                break
+            obj = None
+        if not obj:
+            raise EvaluationFormatError(
+                f"Failed to decode metrics from evaluation script. Output:\n---\n{text[-2000:]}\n---\n"
+                "Please make sure the evaluation script prints the metrics in json format.")
+        metrics: dict[str, float] = {}
+        for k, v in obj.items():
+            if isinstance(v, bool) or not isinstance(v, (int, float)):
+                raise EvaluationFormatError(f"Evaluation failed: metric {str(k)[:100]!r} is not a number "
+                                            f"({str(v)[:100]!r}); no score.")
+            if not math.isfinite(v):
+                raise EvaluationFormatError(f"Evaluation failed: metric {str(k)[:100]!r} is {v} (not a finite "
+                                            "number); no score.")
+            metrics[str(k)] = float(v)
+        missing = [m for m in self.declared_metrics() if m not in metrics]
+        if missing:
+            raise EvaluationFormatError(f"Evaluation failed: the evaluator reported no {', '.join(map(repr, missing))} "
+                                        f"(reported: {', '.join(map(repr, metrics))[:300]}); no score.")
+        return metrics
 
     def close(self) -> None:
         self._stack.close()
