@@ -170,7 +170,7 @@ def unavailable(source: DataSource, why: str) -> DataUnavailableError:
     """The one-line error for ``source``: ``why`` it is unavailable, and what to set."""
     fix = f"set MLGYM_DATA_DIR=/path so that /path/{source.dataset}/ holds {source.layout}"
     if source.hub:
-        fix += ", or give this machine network access to the Hugging Face hub"
+        fix += f", or give this machine network access to the Hugging Face hub (it holds '{source.hub}')"
     if source.hint:
         fix += f", or {source.hint}"
     return DataUnavailableError(f"dataset '{source.dataset}': {' '.join(why.split())}; {fix}")
@@ -254,13 +254,16 @@ def from_hub(source: DataSource, fetch: Callable[[], T]) -> T:
         first = (str(exc).strip().splitlines() or [""])[0][:300]
         failed = f"loading '{source.hub}' from the Hugging Face hub failed ({type(exc).__name__}: {first})"
         raise unavailable(source, f"no local copy at {where(source)} and "
-                                  f"{problem + ' (nothing in its cache)' if problem else failed}") from None
+                                  f"{problem + ', and its cache could not serve it' if problem else failed}") from None
 
 
-def require(source: DataSource) -> None:
-    """Raise DataUnavailableError unless ``source`` has a local copy or a usable hub (cheap: no download)."""
-    if local_dir(source) is not None:
-        return
+def require(source: DataSource) -> Path | None:
+    """The local copy of ``source``, else None when the hub is usable; else DataUnavailableError.
+
+    Cheap: nothing is downloaded (at most one short request to the hub)."""
+    local = local_dir(source)
+    if local is not None:
+        return local
     folder = local_dir(source.dataset)
     missing = [f for f in source.files if folder is not None and not (folder / f).exists()]
     why = f"{folder} lacks {', '.join(missing)}" if missing else f"no local copy at {where(source)}"
@@ -269,6 +272,7 @@ def require(source: DataSource) -> None:
     problem = hub_problem()
     if problem is not None and not _hub_cached(source):
         raise unavailable(source, f"{why} and {problem}")
+    return None
 
 
 def check_available(spec: TaskSpec, scale: str = "default") -> None:

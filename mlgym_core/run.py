@@ -13,6 +13,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from . import __version__
+from .datacache import check_available
 from .env import MLGymEnv
 from .errors import ConfigError, MlgymError
 from .records import TrajectoryWriter, new_trajectory, write_json
@@ -146,6 +147,7 @@ def run_episode(spec: RunSpec, *, env: MLGymEnv | None = None, on_step: Any = No
         model = get_model_backend(backend).factory(name, task_id=task_spec.id, **spec.model_options)
         if wrap_model is not None:
             model = wrap_model(model)
+    check_available(task_spec, spec.scale)  # no run directory for a run that cannot get its data
     out = Path(spec.output)
     out.mkdir(parents=True, exist_ok=True)
     run_dir = out / run_name_for(spec, task_spec.id, out)

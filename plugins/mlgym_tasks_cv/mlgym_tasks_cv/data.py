@@ -1,6 +1,7 @@
 """Datasets of the CV pack: real loading (Hugging Face hub or a local folder) and seeded synthetic stand-ins.
 
-Every dataset is prepared once into ``data_home()/tasks_cv/<dataset>/<variant>-v<FORMAT>/`` with two folders:
+Every dataset is prepared once, through core's data cache (:mod:`mlgym_core.datacache`), into
+``data_home()/tasks_cv/<dataset>/<variant>-v<FORMAT>/`` with two folders:
 
 * ``agent/``  what the agent sees read-only at ``workspace/data``: training data with labels and the test
   inputs without labels, plus ``info.json``;
@@ -17,14 +18,13 @@ import io
 import json
 import os
 import shutil
-import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from mlgym_core import MlgymError, data_home
+from mlgym_core import DataSource, DataUnavailableError, MlgymError, data_home, datacache
 
 FORMAT = 1
 
@@ -40,52 +40,51 @@ CLASSIFICATION: dict[str, dict[str, Any]] = {
                       "separation": 0.7},
 }
 COCO_SMOKE = {"train": 200, "val": 40, "size": 32, "seed": 3030}
+COCO_FILES = ("train_images.parquet", "val_images.parquet", "train", "val")
+SMOKE_HINT = "run with --scale smoke for synthetic data"
 
 
-class DataUnavailableError(MlgymError):
-    """The real data of a dataset could be neither found locally nor loaded from the hub."""
+def data_source(dataset: str) -> DataSource:
+    """Where the real data of ``dataset`` comes from."""
+    if dataset == "coco":
+        return DataSource(dataset="coco", files=COCO_FILES, hint=SMOKE_HINT, layout=(
+            "MLGym's layout: train_images.parquet, val_images.parquet (columns 'file_name' and 'anns', a list of "
+            "{'caption': ...}), train/, val/, optionally resnet50.pth (torchvision ImageNet weights) for the "
+            "baseline encoder"))
+    cfg = CLASSIFICATION[dataset]
+    return DataSource(dataset=dataset, hub=cfg["hub"], hint=SMOKE_HINT, layout=(
+        f"the hub's parquet files (train-*.parquet and test-*.parquet with columns '{cfg['image']}', "
+        f"'{cfg['label']}')"))
 
 
 def local_dir(dataset: str) -> Path | None:
     """``$MLGYM_DATA_DIR/<dataset>`` when it exists."""
-    root = os.environ.get("MLGYM_DATA_DIR")
-    if root and (Path(root) / dataset).is_dir():
-        return Path(root) / dataset
-    return None
+    return datacache.local_dir(dataset)
+
+
+def cache_key(dataset: str, scale: str) -> str:
+    variant = "smoke" if scale == "smoke" else "full"
+    return f"tasks_cv/{dataset}/{variant}-v{FORMAT}"
 
 
 def cache_dir(dataset: str, scale: str) -> Path:
-    variant = "smoke" if scale == "smoke" else "full"
-    return data_home() / "tasks_cv" / dataset / f"{variant}-v{FORMAT}"
+    return data_home() / cache_key(dataset, scale)
+
+
+def sources(dataset: str, scale: str) -> list[DataSource]:
+    """What ``prepare(dataset, scale)`` still needs from outside (nothing once prepared, or for smoke)."""
+    return [] if scale == "smoke" or datacache.complete(cache_dir(dataset, scale)) else [data_source(dataset)]
 
 
 def prepare(dataset: str, scale: str) -> Path:
     """Prepare ``dataset`` at ``scale`` (cached); return the folder holding ``agent/`` and ``grader/``."""
-    root = cache_dir(dataset, scale)
-    if (root / "DONE").is_file():
-        return root
     if dataset in CLASSIFICATION:
         builder: Callable[[Path], None] = lambda out: _build_classification(dataset, scale, out)  # noqa: E731
     elif dataset == "coco":
         builder = lambda out: _build_coco(scale, out)  # noqa: E731
     else:
         raise MlgymError(f"tasks_cv: unknown dataset '{dataset}' (known: cifar10, fashion_mnist, coco)")
-    tmp = root.parent / f".{root.name}.tmp-{uuid.uuid4().hex[:8]}"
-    tmp.mkdir(parents=True)
-    try:
-        (tmp / "agent").mkdir()
-        (tmp / "grader").mkdir()
-        builder(tmp)
-        (tmp / "DONE").write_text("ok\n")
-        try:
-            tmp.rename(root)
-        except OSError:  # another process finished first
-            if not (root / "DONE").is_file():
-                raise
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
-    return root
+    return datacache.prepare(cache_key(dataset, scale), builder)
 
 
 # -- image classification ------------------------------------------------------------------------------------
@@ -177,26 +176,21 @@ def load_real_classification(dataset: str) -> tuple[np.ndarray, np.ndarray, np.n
     ``test-*.parquet`` files, or its parquet export ``train/0000.parquet``, at any depth) when present, else
     the Hugging Face hub."""
     cfg = CLASSIFICATION[dataset]
-    hint = (f"Provide it locally: put the hub's parquet files (train-*.parquet and test-*.parquet with columns "
-            f"'{cfg['image']}', '{cfg['label']}') under $MLGYM_DATA_DIR/{dataset}/, or run with --scale smoke "
-            "for synthetic data.")
+    src = data_source(dataset)
     local = local_dir(dataset)
     if local is not None:
         tr = _read_hub_parquet(local, "train", cfg["image"], cfg["label"])
         te = _read_hub_parquet(local, "test", cfg["image"], cfg["label"])
         if tr is None or te is None:
-            raise DataUnavailableError(f"dataset '{dataset}': {local} has no train-*.parquet/test-*.parquet "
-                                       f"files. {hint}")
+            raise datacache.unavailable(src, f"{local} has no train-*.parquet/test-*.parquet files")
         return tr[0], tr[1], te[0], te[1]
-    try:
-        import datasets  # noqa: F401  (optional extra: mlgym-tasks-cv[hub])
-        from datasets import load_dataset
 
-        ds = load_dataset(cfg["hub"])
-    except Exception as exc:  # ImportError, network, offline mode, missing repo
-        first = (str(exc).strip().splitlines() or [""])[0][:300]
-        raise DataUnavailableError(f"dataset '{dataset}': could not load '{cfg['hub']}' from the Hugging Face hub "
-                                   f"({type(exc).__name__}: {first}). {hint}") from None
+    def load() -> Any:
+        from datasets import load_dataset  # optional extra: mlgym-tasks-cv[hub]
+
+        return load_dataset(cfg["hub"])
+
+    ds = datacache.from_hub(src, load)
     return arrays_from_hf(dataset, ds)
 
 
@@ -334,17 +328,8 @@ def _build_coco(scale: str, out: Path) -> None:
         train, val = synthetic_coco(agent)
         source = "synthetic"
     else:
-        local = local_dir("coco")
-        need = ("train_images.parquet", "val_images.parquet", "train", "val")
-        if local is None or not all((local / n).exists() for n in need):
-            where = f"{local} lacks {', '.join(n for n in need if not (local / n).exists())}" if local else \
-                "$MLGYM_DATA_DIR/coco/ does not exist"
-            raise DataUnavailableError(
-                f"dataset 'coco': the MS-COCO captions data is not available ({where}). COCO is not loaded from "
-                "the hub; provide it locally in MLGym's layout: $MLGYM_DATA_DIR/coco/{train_images.parquet, "
-                "val_images.parquet, train/, val/} (parquet columns 'file_name' and 'anns', a list of "
-                "{'caption': ...}), optionally with resnet50.pth (torchvision ImageNet weights) for the baseline "
-                "encoder, or run with --scale smoke for synthetic data.")
+        local = datacache.require(data_source("coco"))  # raises, naming what is missing
+        assert local is not None  # COCO has no hub source
         train, val = _coco_rows(local / "train_images.parquet"), _coco_rows(local / "val_images.parquet")
         _link_tree(local / "train", agent / "train")
         _link_tree(local / "val", agent / "val")

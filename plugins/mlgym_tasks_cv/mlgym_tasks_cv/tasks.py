@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mlgym_core import WORKSPACE, MlgymError, Task
+from mlgym_core import WORKSPACE, DataSource, MlgymError, Task
 
 from . import data
 
@@ -24,6 +24,9 @@ class CVTask(Task):
         if not self.spec.datasets:
             raise MlgymError(f"task '{self.spec.id}': task.yaml names no dataset")
         return self.spec.datasets[0]
+
+    def data_sources(self) -> list[DataSource]:
+        return data.sources(self.dataset, self.scale)
 
     def prepare(self) -> None:
         data.prepare(self.dataset, self.scale)

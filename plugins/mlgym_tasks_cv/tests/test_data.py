@@ -146,8 +146,8 @@ def test_prepared_smoke_coco():
     assert sorted(p.name for p in (root / "grader").iterdir()) == ["val_references.json"]
 
 
-def test_run_without_real_data_reports_the_error(tmp_path, monkeypatch):
-    """`mlgym run --scale full` with no COCO folder: the run record carries the one-line data error."""
+def test_run_without_real_data_fails_before_a_run_directory(tmp_path, monkeypatch):
+    """`mlgym run --scale full` with no COCO folder: one line naming the data, non-zero exit, no run directory."""
     from click.testing import CliRunner
 
     from mlgym_core.cli import cli
@@ -156,10 +156,9 @@ def test_run_without_real_data_reports_the_error(tmp_path, monkeypatch):
     monkeypatch.delenv("MLGYM_DATA_DIR", raising=False)
     res = CliRunner().invoke(cli, ["run", "--task", "imageCaptioningCOCO", "--agent", "baseline", "--scale", "full",
                                    "--output", str(tmp_path / "runs")])
-    (run_dir,) = (tmp_path / "runs").iterdir()
-    rec = json.loads((run_dir / "run.json").read_text())
-    assert any(w.startswith("DataUnavailableError: dataset 'coco'") for w in rec["warnings"]), (rec, res.output)
-    assert rec["scores"] == [] and rec["steps"] == 0
+    assert res.exit_code != 0
+    assert "dataset 'coco': no local copy at $MLGYM_DATA_DIR/coco/" in res.output
+    assert not (tmp_path / "runs").exists() and not (tmp_path / "home" / "tasks_cv").exists()
 
 
 @pytest.mark.skipif(importlib.util.find_spec("datasets") is None, reason="datasets is not installed")
