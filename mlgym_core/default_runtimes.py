@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import shutil
@@ -9,8 +10,8 @@ import signal
 import sys
 import tempfile
 import time
-import uuid
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 
 from .hookspecs import hookimpl
@@ -23,15 +24,23 @@ from .sandbox import (
     GradeResult,
     SandboxConfig,
 )
-from .shell import PersistentShell, ShellResult
+from .cgroups import EpisodeCgroup
+from .leftovers import mark_owner
+from .privileges import as_user_argv, give_to, sandbox_uids
+from .shell import PersistentShell, ShellResult, descendants
 from .specs import RuntimeSpec
 
 ETC_ALLOW = ("alternatives", "ld.so.cache", "ld.so.conf", "ld.so.conf.d", "localtime", "nsswitch.conf",
              "hosts", "ssl", "ca-certificates", "mime.types", "magic", "magic.mime", "fonts", "os-release",
              "debian_version", "protocols", "services", "inputrc", "timezone")
 SANDBOX_UID = 1000
+"""The agent's uid inside the sandbox's user namespace (mlgym started by an ordinary user)."""
 SAFE_ENV = ("LANG", "LC_ALL", "TZ", "CUDA_HOME", "LD_LIBRARY_PATH", "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE",
             "OMP_NUM_THREADS")
+RUN_TMPFS_BYTES = 64 << 20
+DISK_ENV = "MLGYM_WORKSPACE_GB"
+DEFAULT_DISK_GB = 4.0
+MEMORY_ENV = "MLGYM_MEMORY_GB"
 
 
 @hookimpl
@@ -56,11 +65,14 @@ def _python_roots() -> tuple[str, ...]:
 @functools.cache
 def _etc_dir() -> Path:
     """A private /etc for sandboxes, built once: the allowed entries of the host's /etc (copied,
-    symlinks kept) plus a passwd and group naming the sandbox user ``agent``. One bind mount
+    symlinks kept) plus a passwd and group naming the sandbox users. One bind mount
     instead of one per entry keeps sandbox start fast."""
     import hashlib
 
-    stamp = hashlib.sha1(repr([(n, _mtime(Path("/etc") / n)) for n in ETC_ALLOW]).encode()).hexdigest()[:10]
+    uids = sandbox_uids()
+    users = [("agent", SANDBOX_UID)] + ([("agent", uids.agent), ("grader", uids.grader), ("agent-code", uids.code)]
+                                        if uids else [])
+    stamp = hashlib.sha1(repr([(n, _mtime(Path("/etc") / n)) for n in ETC_ALLOW] + users).encode()).hexdigest()[:10]
     d = Path(tempfile.gettempdir()) / f"mlgym-etc-{os.getuid()}-{stamp}"
     if (d / "group").exists():
         return d
@@ -75,9 +87,10 @@ def _etc_dir() -> Path:
                 shutil.copy2(src, tmp / name, follow_symlinks=False)
         except OSError:
             continue
-    (tmp / "passwd").write_text(f"root:x:0:0::/root:/bin/false\nagent:x:{SANDBOX_UID}:{SANDBOX_UID}::"
-                                f"{AGENT_HOME}:/bin/bash\nnobody:x:65534:65534::/:/bin/false\n")
-    (tmp / "group").write_text(f"root:x:0:\nmlgym:x:{SANDBOX_UID}:agent\nnogroup:x:65534:\n")
+    (tmp / "passwd").write_text("root:x:0:0::/root:/bin/false\n" + "".join(
+        f"{n}:x:{u}:{u}::{AGENT_HOME}:/bin/bash\n" for n, u in users) + "nobody:x:65534:65534::/:/bin/false\n")
+    (tmp / "group").write_text("root:x:0:\n" + "".join(f"{n}:x:{u}:{n}\n" for n, u in users)
+                               + "nogroup:x:65534:\n")
     try:
         tmp.rename(d)
     except OSError:  # another process built it first
@@ -92,33 +105,110 @@ def _mtime(p: Path) -> float:
         return 0.0
 
 
+@functools.cache
+def _metadata_masks() -> tuple[tuple[str, str], ...]:
+    """(kind, path) of what names an mlgym distribution in the bound Python roots: dist-info and
+    egg-info folders, editable-install hooks, console scripts, and the __pycache__ folders that
+    hold their bytecode. Folders are covered by an empty read-only tmpfs, files by an empty file,
+    so nothing in the sandbox says which mlgym packages are installed, or where, or with which
+    file hashes (RECORD)."""
+    masks: list[tuple[str, str]] = []
+    for root in _python_roots():
+        lib = Path(root) / "lib"
+        places = [Path(root) / "bin"] + [sp for sp in (list(lib.glob("python3*/site-packages"))
+                                                       + list(lib.glob("python3*/dist-packages")))]
+        for place in places:
+            for entry in _scandir(place):
+                name = entry.name.lower()
+                if entry.name == "__pycache__":
+                    if any("mlgym" in e.name.lower() for e in _scandir(Path(entry.path))):
+                        masks.append(("dir", entry.path))
+                elif "mlgym" in name:
+                    masks.append(("dir" if entry.is_dir(follow_symlinks=False) else "file", entry.path))
+    return tuple(masks)
+
+
+def _scandir(p: Path) -> list[os.DirEntry[str]]:
+    try:
+        return list(os.scandir(p))
+    except OSError:
+        return []
+
+
+@functools.cache
+def _empty_file() -> str:
+    d = Path(tempfile.gettempdir()) / f"mlgym-empty-{os.getuid()}"
+    if not d.exists():
+        tmp = d.with_name(f"{d.name}.{os.getpid()}")
+        tmp.write_bytes(b"")
+        tmp.chmod(0o444)
+        tmp.replace(d)
+    return str(d)
+
+
+def _mask_argv(kind: str, path: str) -> list[str]:
+    if kind == "dir":
+        return ["--perms", "0555", "--size", "4096", "--tmpfs", path, "--remount-ro", path]
+    return ["--ro-bind", _empty_file(), path]
+
+
 def bwrap_argv(bwrap: str, *, workspace: Path, ro_binds: dict[str, Path], read_only: tuple[str, ...],
                tools_dir: Path | None, services_dir: Path | None, env: dict[str, str], network: bool,
-               hide: tuple[Path, ...], command: list[str], devices: tuple[str, ...] = ()) -> list[str]:
+               hide: tuple[Path, ...], command: list[str], devices: tuple[str, ...] = (),
+               run_as: int | None = None, tmpfs_bytes: int = 2 << 30, nestable: bool = False) -> list[str]:
     """The bubblewrap command line of a sandbox whose workspace is ``workspace``.
 
+    ``run_as``: with mlgym started as root, the unprivileged host uid of the sandbox's processes.
+    bwrap then runs as root without a user namespace (the mounts need root, and paths such as a
+    Python under /root stay bindable) and the command starts with :func:`as_user_argv`, which
+    drops to ``run_as`` with no capabilities and no_new_privs. Without it (an ordinary user),
+    bwrap maps the caller to uid 1000 in a user namespace, as before.
+    ``nestable`` (with ``run_as``): /proc is mounted by a root sh before the drop, without bwrap's
+    read-only covers of /proc/sys (root passes bwrap's writability check, so it adds them), which
+    lets a sandbox inside (the grader's worker) mount its own /proc; /proc/sys then stays
+    unwritable by permissions (root-owned, and the uid holds no capability).
+    ``tmpfs_bytes``: the size of /tmp, /home and /dev/shm (/run gets 64 MiB; /dev is read-only).
     ``devices``: GPU ids assigned to the episode; their NVIDIA device nodes (and the driver's
     control nodes) are bound in, and CUDA_VISIBLE_DEVICES in ``env`` names them."""
-    a = [bwrap, "--die-with-parent", "--unshare-all", "--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_UID),
-         "--hostname", "mlgym", "--cap-drop", "ALL"]
-    if network:
-        a.append("--share-net")
+    a = [bwrap, "--die-with-parent"]
+    if run_as is None:
+        a += ["--unshare-all", "--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_UID), "--cap-drop", "ALL"]
+        if network:
+            a.append("--share-net")
+    else:
+        a += ["--unshare-ipc", "--unshare-pid", "--unshare-uts", "--unshare-cgroup-try"]
+        if not network:
+            a.append("--unshare-net")
+        command = as_user_argv(run_as) + command
+        if nestable:
+            command = ["/bin/sh", "-c", 'mount -t proc -o nosuid,nodev,noexec proc /proc && exec "$@"', "sh",
+                       *command]
+    a += ["--hostname", "mlgym"]
     for top in ("usr", "bin", "lib", "lib32", "lib64", "sbin", "opt"):
         p = Path("/" + top)
         if p.is_symlink():
             a += ["--symlink", os.readlink(p), str(p)]
         elif p.is_dir():
             a += ["--ro-bind", str(p), str(p)]
-    a += ["--ro-bind", str(_etc_dir()), "/etc"]
-    for root in _python_roots():
-        a += ["--ro-bind", root, root]
-    a += ["--proc", "/proc", "--dev", "/dev"]
+    proc = ["--dir", "/proc"] if run_as is not None and nestable else ["--proc", "/proc"]
+    a += ["--ro-bind", str(_etc_dir()), "/etc", *proc, "--dev", "/dev"]
     gpus = [d for d in devices if d.isdigit()]
     if gpus:
         for node in [f"nvidia{d}" for d in gpus] + ["nvidiactl", "nvidia-uvm", "nvidia-uvm-tools", "nvidia-modeset"]:
             a += ["--dev-bind-try", f"/dev/{node}", f"/dev/{node}"]
-    a += ["--tmpfs", "/tmp", "--tmpfs", "/home", "--tmpfs", "/run",
-          "--dir", AGENT_HOME, "--bind", str(workspace), WORKSPACE]
+    size = str(int(tmpfs_bytes))
+    a += ["--size", size, "--perms", "1777", "--tmpfs", "/dev/shm", "--remount-ro", "/dev",
+          "--size", size, "--perms", "1777", "--tmpfs", "/tmp", "--size", str(RUN_TMPFS_BYTES), "--perms", "1777",
+          "--tmpfs", "/run", "--size", size, "--tmpfs", "/home", "--perms", "1777", "--dir", AGENT_HOME]
+    # The Python install after the tmpfs mounts: a venv under /tmp or /home stays visible.
+    made = {"/", "/tmp", "/run", "/home", AGENT_HOME}
+    for root in _python_roots():
+        for parent in reversed(Path(root).parents):  # traversable by the sandbox's uid (/root is 0700)
+            if str(parent) not in made:
+                made.add(str(parent))
+                a += ["--perms", "0755", "--dir", str(parent)]
+        a += ["--ro-bind", root, root]
+    a += ["--bind", str(workspace), WORKSPACE]
     for rel in read_only:
         host = workspace / rel
         if host.exists():
@@ -131,7 +221,9 @@ def bwrap_argv(bwrap: str, *, workspace: Path, ro_binds: dict[str, Path], read_o
         a += ["--bind", str(services_dir), SERVICES_DIR]
     for h in hide:
         if h.is_dir() and any(str(h).startswith(r + "/") for r in _python_roots()):
-            a += ["--tmpfs", str(h)]
+            a += _mask_argv("dir", str(h))
+    for kind, path in _metadata_masks():
+        a += _mask_argv(kind, path)
     a += ["--remount-ro", "/", "--chdir", WORKSPACE, "--clearenv"]
     for k, v in env.items():
         a += ["--setenv", k, v]
@@ -153,74 +245,110 @@ def sandbox_env(extra: dict[str, str], devices: tuple[str, ...], *, home: str = 
     return env
 
 
-class _PidsCgroup:
-    """A cgroup-v1 pids controller group, where this machine lets us make one (fork-bomb guard)."""
+def _memory_bytes(declared_gb: float | None) -> int:
+    """The memory limit of an episode: the task's ``memory_gb``, else ``MLGYM_MEMORY_GB``, else half
+    of this machine's memory (never more than the machine has)."""
+    total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    gb = declared_gb or _env_gb(MEMORY_ENV, 0.0)
+    return min(int(gb * 2 ** 30), total) if gb else total // 2
 
-    ROOT = Path("/sys/fs/cgroup/pids")
 
-    def __init__(self, limit: int) -> None:
-        self.path: Path | None = None
-        if not os.access(self.ROOT, os.W_OK) or limit <= 0:
-            return
-        p = self.ROOT / f"mlgym-{uuid.uuid4().hex[:12]}"
-        try:
-            p.mkdir()
-            (p / "pids.max").write_text(str(limit))
-            self.path = p
-        except OSError:
-            self.path = None
+def _env_gb(name: str, default: float) -> float:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if value <= 0:
+        from .errors import SandboxError
+
+        raise SandboxError(f"environment variable {name}={raw!r}: expected a positive number of GiB")
+    return value
+
+
+def disk_cap_bytes() -> int:
+    """The workspace disk cap: the largest file the sandbox may write (``MLGYM_WORKSPACE_GB``, default 4)."""
+    return int(_env_gb(DISK_ENV, DEFAULT_DISK_GB) * 2 ** 30)
+
+
+class Envelope:
+    """An episode's resource envelope: cgroups (pids, memory, CPU, freezer), tmpfs sizes and the
+    file-size cap, with a record of what was applied and what this machine could not apply."""
+
+    def __init__(self, *, pids: int, memory_gb: float | None, cpus: float | None, isolated: bool,
+                 freezer: bool = True) -> None:
+        self.memory = _memory_bytes(memory_gb)
+        self.disk = disk_cap_bytes()
+        self.cgroup = EpisodeCgroup(pids=pids, memory_gb=self.memory / 2 ** 30, cpus=cpus,
+                                    freezer=freezer) if isolated else None
+        self.applied: dict[str, str] = dict(self.cgroup.applied) if self.cgroup else {}
+        self.missing: dict[str, str] = dict(self.cgroup.missing) if self.cgroup else {
+            k: "no isolation (bwrap missing)" for k in ("pids", "memory", "cpu", "freezer", "tmpfs")}
+        if isolated:
+            self.applied["tmpfs"] = (f"/tmp, /home, /dev/shm {self.memory >> 20} MiB; /run {RUN_TMPFS_BYTES >> 20} "
+                                     "MiB; /dev read-only")
+        self.applied["file_size"] = f"RLIMIT_FSIZE {self.disk >> 20} MiB per file"
+        self.missing.setdefault("disk_total", "no per-workspace quota: each file is capped, not their sum")
 
     def wrap(self, argv: list[str]) -> list[str]:
-        """Join the group before exec-ing ``argv``, so every descendant is counted (a tiny sh,
-        which lets Python spawn with vfork instead of a slow fork with preexec_fn)."""
-        assert self.path is not None
-        return ["/bin/sh", "-c", 'echo $$ > "$0" && exec "$@"', str(self.path / "cgroup.procs"), *argv]
+        """Join the cgroups and set the file-size limit (soft and hard, so the sandbox cannot raise
+        it) before exec-ing ``argv`` (one tiny sh: Python still spawns it with vfork)."""
+        procs = " ".join(str(d / "cgroup.procs") for d in (self.cgroup.dirs if self.cgroup else []))
+        return ["/bin/sh", "-c", 'for f in $0; do echo $$ > "$f" || exit 125; done; ulimit -f "$1" && shift && '
+                'exec "$@"', procs, str(self.disk // 512), *argv]
+
+    def record(self) -> dict[str, dict[str, str]]:
+        return {"applied": dict(self.applied), "not_applied": dict(self.missing)}
 
     def close(self) -> None:
-        if self.path is None:
-            return
-        for _ in range(50):
-            try:
-                self.path.rmdir()
-                break
-            except OSError:
-                try:
-                    for pid in (self.path / "cgroup.procs").read_text().split():
-                        os.kill(int(pid), signal.SIGKILL)
-                except (OSError, ValueError):
-                    pass
-                time.sleep(0.02)
-        self.path = None
+        if self.cgroup is not None:
+            self.cgroup.close()
 
 
 class LocalSandbox:
-    """The agent's sandbox on this machine: one persistent bash inside one bwrap."""
+    """The agent's sandbox on this machine: one persistent bash inside one bwrap.
+
+    Started as root, the sandbox's processes run as the unprivileged ``agent`` uid of
+    :func:`sandbox_uids` (owner of the workspace), never as host root."""
 
     def __init__(self, config: SandboxConfig, bwrap: str | None) -> None:
         self.config = config
         self.workspace_host = config.workspace
         self.isolation = "bwrap" if bwrap else "none"
-        self.pids_limit = "none"
+        uids = sandbox_uids() if bwrap else None
+        self.host_uid = uids.agent if uids else os.getuid()
         env = sandbox_env(config.env, config.devices)
-        self._cgroup = _PidsCgroup(config.pids) if bwrap else None
-        if bwrap:
-            argv = bwrap_argv(bwrap, workspace=config.workspace, ro_binds=config.ro_binds,
-                              read_only=config.read_only, tools_dir=config.tools_dir,
-                              services_dir=config.services_dir, env=env, network=config.network,
-                              hide=config.hide, command=["/bin/bash", "--noprofile", "--norc"],
-                              devices=config.devices)
-            if self._cgroup and self._cgroup.path:
-                argv = self._cgroup.wrap(argv)
-                self.pids_limit = f"cgroup pids.max={config.pids}"
-            self.shell = PersistentShell(argv, env={}, output_cap=config.output_cap, init=config.init)
-        else:
-            _unprotected_layout(config)
-            env["HOME"] = str(config.workspace.parent)
-            if config.tools_dir is not None:
-                env["PATH"] = env["PATH"].replace(TOOLS_DIR, str(config.tools_dir))
-            self.shell = PersistentShell(["/bin/bash", "--noprofile", "--norc"], env=env, cwd=str(config.workspace),
-                                         output_cap=config.output_cap,
-                                         init=config.init.replace(TOOLS_DIR, str(config.tools_dir or TOOLS_DIR)))
+        self.envelope = Envelope(pids=config.pids, memory_gb=config.memory_gb, cpus=config.cpus,
+                                 isolated=bool(bwrap))
+        cg = self.envelope.cgroup
+        self.pids_limit = self.envelope.applied.get("pids", "none")
+        try:
+            mark_owner(config.workspace.parent)
+            if uids:
+                _hand_over(config, uids.agent)
+            if bwrap:
+                argv = bwrap_argv(bwrap, workspace=config.workspace, ro_binds=config.ro_binds,
+                                  read_only=config.read_only, tools_dir=config.tools_dir,
+                                  services_dir=config.services_dir, env=env, network=config.network,
+                                  hide=config.hide, command=["/bin/bash", "--noprofile", "--norc"],
+                                  devices=config.devices, run_as=uids.agent if uids else None,
+                                  tmpfs_bytes=self.envelope.memory)
+                self.shell = PersistentShell(self.envelope.wrap(argv), env={}, output_cap=config.output_cap,
+                                             init=config.init)
+            else:
+                _unprotected_layout(config)
+                env["HOME"] = str(config.workspace.parent)
+                if config.tools_dir is not None:
+                    env["PATH"] = env["PATH"].replace(TOOLS_DIR, str(config.tools_dir))
+                self.shell = PersistentShell(self.envelope.wrap(["/bin/bash", "--noprofile", "--norc"]), env=env,
+                                             cwd=str(config.workspace), output_cap=config.output_cap,
+                                             init=config.init.replace(TOOLS_DIR, str(config.tools_dir or TOOLS_DIR)))
+        except BaseException:
+            self.envelope.close()
+            raise
+        self._cgroup = cg
 
     @property
     def workspace_path(self) -> str:
@@ -228,6 +356,26 @@ class LocalSandbox:
 
     def run(self, command: str, timeout: float) -> ShellResult:
         return self.shell.run(command, timeout)
+
+    @contextlib.contextmanager
+    def frozen(self) -> Iterator[None]:
+        """Every process of the sandbox stopped while the block runs (artifact collection), thawed
+        after: the cgroup freezer where one is writable, else SIGSTOP of every process of the
+        sandbox (repeated until no new one appears) and SIGCONT after."""
+        cg = self.envelope.cgroup
+        if cg is not None and cg.freeze():
+            try:
+                yield
+            finally:
+                cg.thaw()
+            return
+        stopped = _stop_tree(self.shell.pid) if self.shell.alive() else []
+        try:
+            yield
+        finally:
+            for pid in stopped:
+                with contextlib.suppress(OSError):
+                    os.kill(pid, signal.SIGCONT)
 
     def get(self, path: str, dest: Path) -> None:
         src = self._host_path(path)
@@ -243,6 +391,8 @@ class LocalSandbox:
         else:
             dst.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(source, dst)
+        if self.host_uid != os.getuid():
+            give_to(dst, self.host_uid)
 
     def _host_path(self, path: str) -> Path:
         rel = path.removeprefix(WORKSPACE).removeprefix(str(self.config.workspace)).lstrip("/")
@@ -250,8 +400,44 @@ class LocalSandbox:
 
     def close(self) -> None:
         self.shell.close()
-        if self._cgroup is not None:
-            self._cgroup.close()
+        self.envelope.close()
+
+
+def _hand_over(config: SandboxConfig, uid: int) -> None:
+    """As root: the workspace (but its read-only files) and the services folder to the agent's uid;
+    the tools folder (made 0700 by mkdtemp) readable by it."""
+    give_to(config.workspace, uid, keep=[config.workspace / rel for rel in config.read_only])
+    if config.services_dir is not None:
+        give_to(config.services_dir, uid)
+    if config.tools_dir is not None:
+        config.tools_dir.chmod(0o755)
+
+
+def _stop_tree(root: int) -> list[int]:
+    """SIGSTOP every process below ``root`` until a scan finds no new one; return them all."""
+    stopped: list[int] = []
+    seen: set[int] = set()
+    for _ in range(200):
+        new = [p for p in descendants(root) if p not in seen]
+        if not new and all(_stopped(p) for p in stopped):
+            break
+        for pid in new:
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGSTOP)
+            seen.add(pid)
+            stopped.append(pid)
+        if not new:
+            time.sleep(0.001)  # a SIGSTOP is delivered asynchronously
+    return stopped
+
+
+def _stopped(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            s = f.read()
+    except OSError:
+        return True
+    return s[s.rfind(b")") + 2:s.rfind(b")") + 3] in (b"T", b"t", b"Z", b"X")
 
 
 def _unprotected_layout(config: SandboxConfig) -> None:
@@ -299,16 +485,22 @@ class LocalRuntime:
         return LocalSandbox(config, self.bwrap)
 
     def grade(self, config: GradeConfig) -> GradeResult:
+        """Run the evaluator in a fresh sandbox; as root, under the ``grader`` uid (owner of the
+        grading folder), within the task's memory, pids and file-size envelope."""
         env = sandbox_env(config.env, config.devices)
+        mark_owner(config.folder.parent)
+        envelope = Envelope(pids=config.pids, memory_gb=config.memory_gb, cpus=None, isolated=bool(self.bwrap),
+                            freezer=False)
         if self.bwrap:
+            uids = sandbox_uids()
+            if uids:
+                give_to(config.folder, uids.grader)
             argv = bwrap_argv(self.bwrap, workspace=config.folder, ro_binds=config.ro_binds, read_only=(),
                               tools_dir=None, services_dir=None, env=env, network=False, hide=config.hide,
                               command=["/bin/bash", "--noprofile", "--norc", "-c", config.command],
-                              devices=config.devices)
+                              devices=config.devices, run_as=uids.grader if uids else None,
+                              tmpfs_bytes=envelope.memory, nestable=True)
             cwd = None
-            cg = _PidsCgroup(config.pids)
-            if cg.path:
-                argv = cg.wrap(argv)
         else:
             env["HOME"] = str(config.folder)
             command = config.command
@@ -321,11 +513,10 @@ class LocalRuntime:
                     command = command.replace(dest, str(host))
             argv = ["/bin/bash", "--noprofile", "--norc", "-c", command.replace(WORKSPACE, str(config.folder))]
             cwd = str(config.folder)
-            cg = None
+        argv = envelope.wrap(argv)
         from .grading import run_capped
 
         try:
             return run_capped(argv, env=env if not self.bwrap else {}, cwd=cwd, timeout=config.timeout)
         finally:
-            if cg is not None:
-                cg.close()
+            envelope.close()

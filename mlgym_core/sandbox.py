@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -83,6 +84,11 @@ class Sandbox(Protocol):
     def get(self, path: str, dest: Path) -> None: ...
 
     def put(self, source: Path, path: str) -> None: ...
+
+    def frozen(self) -> AbstractContextManager[object]:
+        """Every process of the sandbox stopped while the block runs, resumed after (artifact
+        collection: a background job cannot swap files while they are copied)."""
+        ...
 
     def close(self) -> None: ...
 

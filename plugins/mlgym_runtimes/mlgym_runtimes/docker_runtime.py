@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from mlgym_core import GradeConfig, GradeResult, SandboxConfig, SandboxError
+from mlgym_core.cgroups import proc_start as _proc_start
 from mlgym_core.sandbox import AGENT_HOME, SERVICES_DIR, TOOLS_DIR, WORKSPACE
 from mlgym_core.shell import _BOOTSTRAP, PersistentShell, ShellDied, ShellResult
 
@@ -61,16 +62,6 @@ for p in found:
             pass
 print(len(found))
 """
-
-
-def _proc_start(pid: int) -> str:
-    """The start time of a process (clock ticks since boot): tells a reused pid from its owner."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            s = f.read()
-        return s[s.rfind(b")") + 2:].split()[19].decode()
-    except (OSError, IndexError):
-        return ""
 
 
 def owner_alive(labels: dict[str, str]) -> bool:
