@@ -2,7 +2,8 @@
 
 Where data comes from, in order:
 
-1. the cache ``data_home()/tasks_nlp/<dataset>/<variant>/`` (prepared once, reused by episodes);
+1. the cache ``data_home()/tasks_nlp/<dataset>/<variant>/`` (prepared once through core's
+   :mod:`mlgym_core.datacache`, reused by episodes);
 2. a local copy ``MLGYM_DATA_DIR/<dataset id>/`` standing in for the hub (same layout as the hub);
 3. the Hugging Face hub (``HuggingFaceFW/fineweb`` sample-10BT, ``nyu-mll/multi_nli``), through the
    ``datasets`` library (extra ``mlgym-tasks-nlp[data]``).
@@ -16,14 +17,13 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import uuid
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from mlgym_core import MlgymError, data_home
+from mlgym_core import DataSource, DataUnavailableError, MlgymError, datacache
 
 MAGIC = 20240520
 VERSION = 1
@@ -32,49 +32,22 @@ EOT = 50256
 FINEWEB_HUB = "HuggingFaceFW/fineweb"
 FINEWEB_CONFIG = "sample-10BT"
 MNLI_HUB = "nyu-mll/multi_nli"
+BERT_HUB = "google-bert/bert-base-uncased"
 LABELS = ("entailment", "neutral", "contradiction")
 GPT2_PATTERN = r"""'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"""
+SMOKE_HINT = "use --scale smoke for synthetic data"
 
-
-class DataUnavailableError(MlgymError):
-    """A dataset could neither be found locally nor fetched from the hub."""
-
-
-def cache_root(dataset: str) -> Path:
-    return data_home() / "tasks_nlp" / dataset
+FINEWEB = DataSource(dataset="fineweb", hub=FINEWEB_HUB, hint=SMOKE_HINT,
+                     layout="fineweb10B/fineweb_{train,val}_*.bin shards or *.jsonl texts")
+MNLI = DataSource(dataset="mnli", hub=MNLI_HUB, hint=SMOKE_HINT, layout=(
+    "train.jsonl, validation_matched.jsonl, validation_mismatched.jsonl with premise/hypothesis/label"))
+BERT = DataSource(dataset="bert-base-uncased", hub=BERT_HUB,
+                  layout="config.json, model.safetensors, vocab.txt, tokenizer_config.json")
 
 
 def local_root(dataset: str) -> Path | None:
     """``MLGYM_DATA_DIR/<dataset>`` when that folder exists."""
-    base = os.environ.get("MLGYM_DATA_DIR")
-    if base and (Path(base) / dataset).is_dir():
-        return Path(base) / dataset
-    return None
-
-
-def unavailable(dataset: str, hub_id: str, layout: str, exc: BaseException | None) -> DataUnavailableError:
-    why = f" ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})" if exc else ""
-    return DataUnavailableError(
-        f"dataset '{dataset}': cannot load '{hub_id}' from the Hugging Face hub{why}. Provide it locally as "
-        f"$MLGYM_DATA_DIR/{dataset}/ ({layout}), or use --scale smoke for synthetic data.")
-
-
-def publish(tmp: Path, final: Path) -> Path:
-    """Move a fully written folder into place (atomic; a concurrent writer's result is kept)."""
-    final.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        os.replace(tmp, final)
-    except OSError:
-        shutil.rmtree(tmp, ignore_errors=True)
-        if not final.is_dir():
-            raise
-    return final
-
-
-def staging(final: Path) -> Path:
-    tmp = final.parent / f".{final.name}.{uuid.uuid4().hex[:8]}.tmp"
-    tmp.mkdir(parents=True)
-    return tmp
+    return datacache.local_dir(dataset)
 
 
 # -- token shards --------------------------------------------------------------------------
@@ -185,17 +158,13 @@ def _local_texts(root: Path) -> Iterator[str]:
 
 def _hub_texts() -> Iterator[str]:
     """FineWeb documents streamed from the hub; fails here (not at the first next()) when unreachable."""
-    layout = "fineweb10B/fineweb_{train,val}_*.bin shards or *.jsonl texts"
-    try:
+    def first_row() -> tuple[dict[str, Any], Iterator[dict[str, Any]]]:
         import datasets
-    except ImportError as exc:
-        raise unavailable("fineweb", FINEWEB_HUB, layout, exc) from None
-    try:
-        ds = datasets.load_dataset(FINEWEB_HUB, name=FINEWEB_CONFIG, split="train", streaming=True)
-        it = iter(ds)
-        first = next(it)
-    except Exception as exc:
-        raise unavailable("fineweb", FINEWEB_HUB, layout, exc) from None
+
+        it = iter(datasets.load_dataset(FINEWEB_HUB, name=FINEWEB_CONFIG, split="train", streaming=True))
+        return next(it), it
+
+    first, it = datacache.from_hub(FINEWEB, first_row)
 
     def gen() -> Iterator[str]:
         yield first["text"]
@@ -313,7 +282,6 @@ def mnli_split(split: str) -> list[dict[str, Any]]:
     Rows are {premise, hypothesis, label} with labels 0/1/2; unlabelled rows (-1) are dropped.
     """
     local = local_root("mnli")
-    layout = "train.jsonl, validation_matched.jsonl, validation_mismatched.jsonl with premise/hypothesis/label"
     if local is not None:
         for ext in (".jsonl", ".parquet"):
             p = local / f"{split}{ext}"
@@ -321,13 +289,14 @@ def mnli_split(split: str) -> list[dict[str, Any]]:
                 rows = read_jsonl(p) if ext == ".jsonl" else _parquet_rows(p)
                 break
         else:
-            raise MlgymError(f"{local}: no {split}.jsonl or {split}.parquet (expected {layout})")
+            raise datacache.unavailable(MNLI, f"{local} has no {split}.jsonl or {split}.parquet")
     else:
-        try:
+        def load() -> list[dict[str, Any]]:
             import datasets
-            rows = list(datasets.load_dataset(MNLI_HUB, split=split))
-        except Exception as exc:
-            raise unavailable("mnli", MNLI_HUB, layout, exc) from None
+
+            return list(datasets.load_dataset(MNLI_HUB, split=split))
+
+        rows = datacache.from_hub(MNLI, load)
     out = []
     for i, r in enumerate(rows):
         try:
@@ -353,12 +322,12 @@ def bert_base_uncased(dest: Path) -> Path:
     or the hub (huggingface_hub)."""
     local = local_root("bert-base-uncased")
     if local is None:
-        try:
+        def download() -> Path:
             from huggingface_hub import snapshot_download
-            local = Path(snapshot_download("google-bert/bert-base-uncased", allow_patterns=[
+
+            return Path(snapshot_download(BERT_HUB, allow_patterns=[
                 "config.json", "model.safetensors", "vocab.txt", "tokenizer.json", "tokenizer_config.json"]))
-        except Exception as exc:
-            raise unavailable("bert-base-uncased", "google-bert/bert-base-uncased",
-                              "config.json, model.safetensors, vocab.txt, tokenizer_config.json", exc) from None
+
+        local = datacache.from_hub(BERT, download)
     shutil.copytree(local, dest, dirs_exist_ok=True)
     return dest

@@ -12,7 +12,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from mlgym_core import WORKSPACE, MlgymError, Task
+from mlgym_core import WORKSPACE, DataSource, MlgymError, Task, data_home, datacache
 
 from . import data as D
 
@@ -34,38 +34,41 @@ def _link_or_copy(src: Path, dst: Path) -> None:
 class _NlpTask(Task):
     dataset = ""
 
+    def _key(self) -> str:
+        return f"tasks_nlp/{self.dataset}/{SMOKE_VERSION if self.scale == 'smoke' else 'full'}"
+
     def _root(self) -> Path:
-        return D.cache_root(self.dataset) / (SMOKE_VERSION if self.scale == "smoke" else "full")
+        return data_home() / self._key()
 
     def data_dir(self) -> Path:
-        return self._root() / "agent"
+        return self._root() / datacache.AGENT
 
     def grader_data(self) -> Path:
-        return self._root() / "grader"
+        return self._root() / datacache.GRADER
 
     def grader_binds(self) -> dict[str, Path]:
         return {f"{WORKSPACE}/data": self.grader_data()}
 
     def prepared(self) -> bool:
-        return (self.data_dir() / "meta.json").is_file() and (self.grader_data() / "meta.json").is_file()
+        return datacache.complete(self._root())
+
+    def data_sources(self) -> list[DataSource]:
+        return [] if self.scale == "smoke" or self.prepared() else self._sources()
 
     def prepare(self, **options: Any) -> None:
-        if self.prepared() and not options.get("force"):
-            return
-        root = self._root()
-        tmp = D.staging(root)
-        try:
-            (tmp / "agent").mkdir()
-            (tmp / "grader").mkdir()
+        force = bool(options.pop("force", False))
+
+        def build(root: Path) -> None:
+            agent, grader = root / datacache.AGENT, root / datacache.GRADER
             if self.scale == "smoke":
-                self._smoke(tmp / "agent", tmp / "grader")
+                self._smoke(agent, grader)
             else:
-                self._full(tmp / "agent", tmp / "grader", **options)
-            if root.exists() and options.get("force"):
-                shutil.rmtree(root)
-            D.publish(tmp, root)
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
+                self._full(agent, grader, **options)
+
+        datacache.prepare(self._key(), build, force=force)
+
+    def _sources(self) -> list[DataSource]:
+        raise NotImplementedError
 
     def _smoke(self, agent: Path, grader: Path) -> None:
         raise NotImplementedError
@@ -79,6 +82,9 @@ class FineWebTask(_NlpTask):
 
     dataset = "fineweb"
     SMOKE = {"vocab_size": 1024, "train_tokens": 400_000, "val_tokens": 16_384, "seq_len": 128}
+
+    def _sources(self) -> list[DataSource]:
+        return [D.FINEWEB]
 
     def _smoke(self, agent: Path, grader: Path) -> None:
         s = self.SMOKE
@@ -126,6 +132,9 @@ class MnliTask(_NlpTask):
 
     dataset = "mnli"
     SMOKE = {"train": 2400, "validation_mismatched": 300, "validation_matched": 600}
+
+    def _sources(self) -> list[DataSource]:
+        return [D.MNLI, D.BERT]
 
     def _smoke(self, agent: Path, grader: Path) -> None:
         s = self.SMOKE
