@@ -202,3 +202,29 @@ def print_summary(rec: dict[str, Any], console: Any = None) -> None:
     console.print(Panel("\n".join(lines), title="mlgym run", expand=False), highlight=False)
     # the path on its own line, never wrapped inside a box, so it can be copied whole
     console.print(f"run dir   {rec['run_dir']}", soft_wrap=True, highlight=False)
+
+
+def log_to(path: Any) -> Callable[[], None]:
+    """Write mlgym's host-side log records (``mlgym.*``) and Python warnings to ``path`` instead of the
+    terminal until the returned function is called: tracebacks of tool services, library warnings."""
+    import logging
+
+    handler = logging.FileHandler(path, encoding="utf-8", delay=True)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
+    loggers = [logging.getLogger("mlgym"), logging.getLogger("py.warnings")]
+    saved = [(lg.propagate, lg.level) for lg in loggers]
+    for lg in loggers:
+        lg.addHandler(handler)
+        lg.propagate = False
+        if lg.level == logging.NOTSET or lg.level > logging.INFO:
+            lg.setLevel(logging.INFO)
+    logging.captureWarnings(True)
+
+    def stop() -> None:
+        logging.captureWarnings(False)
+        for lg, (prop, level) in zip(loggers, saved):
+            lg.removeHandler(handler)
+            lg.propagate, lg.level = prop, level
+        handler.close()
+
+    return stop

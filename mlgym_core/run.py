@@ -16,7 +16,7 @@ from . import __version__
 from .datacache import check_available
 from .env import MLGymEnv
 from .errors import ConfigError, MlgymError
-from .records import TrajectoryWriter, new_trajectory, write_json
+from .records import TrajectoryWriter, new_trajectory, redact_secrets, write_json
 
 
 class RunSpec(BaseModel):
@@ -148,6 +148,8 @@ def run_episode(spec: RunSpec, *, env: MLGymEnv | None = None, on_step: Any = No
         if wrap_model is not None:
             model = wrap_model(model)
     check_available(task_spec, spec.scale)  # no run directory for a run that cannot get its data
+    # before any file is written: a bad agent option (a broken trajectory to replay) is an error, not a run
+    agent = agent_spec.factory(**{k: v for k, v in spec.agent_options.items() if k not in ("tools", "tool_options")})
     out = Path(spec.output)
     out.mkdir(parents=True, exist_ok=True)
     run_dir = out / run_name_for(spec, task_spec.id, out)
@@ -167,7 +169,7 @@ def run_episode(spec: RunSpec, *, env: MLGymEnv | None = None, on_step: Any = No
         "timings": {"started": started.isoformat(), "ended": None, "wall_s": None},
         "cost": {}, "versions": {"mlgym-core": __version__, task_spec.plugin: task_spec.plugin_version,
                                  agent_spec.plugin: agent_spec.plugin_version},
-        "spec": spec.model_dump(mode="json"), "warnings": [],
+        "spec": redact_secrets(spec.model_dump(mode="json")), "warnings": [],  # keys stay in memory only
     }
     write_json(run_dir / "run.json", record)
     own_env = env is None
@@ -189,15 +191,18 @@ def run_episode(spec: RunSpec, *, env: MLGymEnv | None = None, on_step: Any = No
     except ValueError:  # not the main thread
         prev = None
     error: BaseException | None = None
+    from .progress import log_to
+
+    stop_log = log_to(run_dir / "run.log")  # service tracebacks and library warnings, not the terminal
     try:
         episode.observation, reset_info = env.reset(seed=spec.seed)
         record["isolation"] = env.isolation
+        envelope = getattr(env.sandbox, "envelope", None)  # the local runtime's resource envelope
+        record["resources"] = envelope.record() if envelope is not None else None
         if env.isolation == "none":
             record["warnings"].append("bwrap is not installed: commands ran without isolation")
         record["timings"]["reset_s"] = reset_info["timings"]["reset_s"]
         episode.writer.write(episode.traj)
-        agent = agent_spec.factory(**{k: v for k, v in spec.agent_options.items()
-                                      if k not in ("tools", "tool_options")})
         agent.run(episode)
         if not episode.done:  # the agent returned without ending the episode
             episode.step("exit_forfeit")
@@ -238,6 +243,7 @@ def run_episode(spec: RunSpec, *, env: MLGymEnv | None = None, on_step: Any = No
         write_json(run_dir / "run.json", record)
         if own_env:
             env.close()
+        stop_log()
     record["run_dir"] = str(run_dir)
     if isinstance(error, (KeyboardInterrupt, _Interrupted)):
         raise KeyboardInterrupt from None

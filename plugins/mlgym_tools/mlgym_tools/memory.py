@@ -230,6 +230,7 @@ class MemoryService(SocketService):
     """memory_write / memory_read / footer for one episode of ``task_id``."""
 
     name = "memory"
+    load_timeout = 300.0
 
     def __init__(self, *, task_id: str, socket_dir: str | os.PathLike[str], options: dict[str, Any]) -> None:
         self.task_id = task_id
@@ -241,6 +242,9 @@ class MemoryService(SocketService):
         self._ready = threading.Event()
         threading.Thread(target=self._load, name="mlgym-memory-load", daemon=True).start()
         super().__init__(socket_dir)
+        # the episode starts only once the embedder is loaded (once per process, ~14 s for MiniLM on a
+        # busy CPU): the agent's first memory command must not pay for it inside its 25 s timeout
+        self._ready.wait(self.load_timeout)
 
     def _load(self) -> None:
         try:
@@ -252,7 +256,7 @@ class MemoryService(SocketService):
 
     @property
     def store(self) -> MemoryStore:
-        self._ready.wait(300)
+        self._ready.wait(self.load_timeout)
         if self._store is None:
             exc = self._error
             msg = str(exc) if isinstance(exc, ServiceError) else f"{type(exc).__name__}: {exc}"
