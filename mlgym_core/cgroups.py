@@ -10,7 +10,9 @@ ordinary user, a container without cgroup access), :attr:`EpisodeCgroup.missing`
 
 from __future__ import annotations
 
+import contextlib
 import os
+import re
 import signal
 import time
 import uuid
@@ -237,7 +239,11 @@ def reap(all_owners: bool = False) -> list[str]:
             continue
         for d in _find_groups(base, depth=4):
             tag = d.name[len(PREFIX):].rsplit("-", 1)[0]
-            if all_owners or owner_gone(tag):
+            if not re.fullmatch(r"\d+-\d+", tag):  # no owner recorded (an older mlgym): only if empty
+                with contextlib.suppress(OSError):
+                    d.rmdir()
+                    removed.append(str(d))
+            elif all_owners or owner_gone(tag):
                 _remove(d)
                 if not d.exists():
                     removed.append(str(d))

@@ -99,6 +99,8 @@ def _describe(kind: str, item: Any) -> str:
         return item.name
     if kind == "tools":
         return item.docstring.splitlines()[0] if item.docstring else ""
+    if kind == "runtimes" and hasattr(item.factory, "promises"):
+        return f"{item.description}. Here: {item.factory.promises()}"
     return getattr(item, "description", "") or ""
 
 
@@ -143,6 +145,18 @@ def list_cmd(kind: str, as_json: bool) -> None:
             desc = f"{i.signature}  {desc}"
         t.add_row(i.key, i.plugin, desc)
     _console().print(t)
+
+
+@cli.command("gc")
+@click.option("--all", "all_owners", is_flag=True, help="Remove every leftover, live owners' too.")
+def gc_cmd(all_owners: bool) -> None:
+    """Remove what runs killed with SIGKILL left (episode and tools folders, cgroups)."""
+    from .leftovers import reap_local
+
+    removed = reap_local(all_owners)
+    for name in removed:
+        click.echo(f"removed {name}")
+    click.echo(f"{len(removed)} local leftover(s) removed")
 
 
 @cli.command("check")

@@ -484,6 +484,19 @@ class LocalRuntime:
     def start(self, config: SandboxConfig) -> LocalSandbox:
         return LocalSandbox(config, self.bwrap)
 
+    @staticmethod
+    def promises() -> str:
+        """What this machine lets the local runtime keep, for ``mlgym list runtimes``."""
+        if bwrap_path() is None:
+            return "NO isolation here: bwrap is not installed"
+        uids = sandbox_uids()
+        who = (f"agent uid {uids.agent}, grader uid {uids.grader}" if uids
+               else f"as uid {os.getuid()} in a user namespace")
+        probe = Envelope(pids=64, memory_gb=0.1, cpus=1, isolated=True)
+        probe.close()
+        return (f"{who}; enforced: {', '.join(probe.applied)}; not enforced here: "
+                f"{', '.join(probe.missing) or 'nothing'}")
+
     def grade(self, config: GradeConfig) -> GradeResult:
         """Run the evaluator in a fresh sandbox; as root, under the ``grader`` uid (owner of the
         grading folder), within the task's memory, pids and file-size envelope."""

@@ -49,11 +49,24 @@ def image_build(base: str, tag: str | None, no_task_requirements: bool) -> None:
 
 @click.command("gc")
 @click.option("--all", "all_owners", is_flag=True, help="Remove every mlgym container, live owners' too.")
-def gc_cmd(all_owners: bool) -> None:
-    """Remove mlgym containers left by runs whose process is gone."""
+@click.pass_context
+def gc_cmd(ctx: click.Context, all_owners: bool) -> None:
+    """Remove what runs whose process is gone left: the local runtime's folders and cgroups, then
+    mlgym containers (when a docker engine answers)."""
+    from mlgym_core import SandboxError
+    from mlgym_core.leftovers import reap_local
+
     from .docker_runtime import reap
 
-    removed = reap(all_owners=all_owners)
+    local = reap_local(all_owners)
+    for name in local:
+        click.echo(f"removed {name}")
+    click.echo(f"{len(local)} local leftover(s) removed")
+    try:
+        removed = reap(all_owners=all_owners)
+    except SandboxError as exc:
+        click.echo(f"containers not checked: {exc}")
+        return
     for name in removed:
         click.echo(f"removed {name}")
     click.echo(f"{len(removed)} container(s) removed")
