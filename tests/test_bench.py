@@ -185,6 +185,27 @@ def test_plan_ids_and_gpu_check() -> None:
 
 # -- end to end --------------------------------------------------------------------------------
 
+def _descendants(pid: int) -> list[int]:
+    out, todo = [], [pid]
+    while todo:
+        for task in Path(f"/proc/{todo.pop()}/task").glob("*"):
+            try:
+                kids = [int(c) for c in (task / "children").read_text().split()]
+            except (OSError, ValueError):
+                continue
+            out += kids
+            todo += kids
+    return out
+
+
+def _running(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z"
+
+
 @needs_games
 def test_local_bench_killed_half_way_resumes_without_redoing(site: Path, tmp_path: Path) -> None:
     out = tmp_path / "bench"
@@ -205,8 +226,14 @@ def test_local_bench_killed_half_way_resumes_without_redoing(site: Path, tmp_pat
         time.sleep(0.1)
     else:
         pytest.fail("the bench made no progress")
-    os.kill(proc.pid, signal.SIGKILL)  # the driver only: its workers die with it (PDEATHSIG)
+    family = _descendants(proc.pid)
+    assert family, "the bench driver has no worker processes"
+    os.kill(proc.pid, signal.SIGKILL)  # the driver only: its forkserver and workers notice and go
     proc.wait()
+    deadline = time.monotonic() + 20
+    while (left := [p for p in family if _running(p)]) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not left, f"still running after the bench driver was killed: {left}"
     led = _ledger(out)
     done_before = {k: v for k, v in _started(out).items() if led[k]["state"] == "done"}
     assert 5 <= len(done_before) < 16

@@ -34,7 +34,8 @@ class LocalExecutor:
         self.pool = self._new_pool()
 
     def _new_pool(self) -> ProcessPoolExecutor:
-        return ProcessPoolExecutor(self.workers, mp_context=self.ctx, initializer=init_worker)
+        return ProcessPoolExecutor(self.workers, mp_context=self.ctx, initializer=init_worker,
+                                   initargs=(os.getpid(),))
 
     @property
     def capacity(self) -> int:

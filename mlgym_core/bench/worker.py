@@ -29,18 +29,60 @@ def infra_status(exit_status: str) -> bool:
     return False
 
 
-def init_worker() -> None:
-    """Pool initializer: die with the parent, leave Ctrl-C to the driver, load plugins once."""
+def init_worker(driver_pid: int | None = None) -> None:
+    """Pool initializer: die with the driver, leave Ctrl-C to the driver, load plugins once.
+
+    A forkserver worker's parent is the forkserver, not the driver, so PDEATHSIG alone does not
+    fire when the driver is SIGKILLed: the worker also watches the driver's pidfd and exits when
+    it goes. Once every worker is gone the forkserver sees EOF on its alive pipe and exits too.
+    """
     try:
         import ctypes
 
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
     except (OSError, AttributeError):
         pass
+    if driver_pid is not None:
+        _watch_driver(driver_pid)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     from ..plugins import plugin_manager
 
     plugin_manager()
+
+
+def _watch_driver(pid: int) -> None:
+    """Exit this process (and kill its process group's episode) when process ``pid`` ends."""
+    import select
+    import threading
+
+    try:
+        fd = os.pidfd_open(pid)
+    except (OSError, AttributeError):  # driver already gone, or no pidfd (Linux < 5.3)
+        fd = None
+        if not _alive(pid):
+            os._exit(1)
+
+    def watch() -> None:
+        if fd is not None:
+            p = select.poll()
+            p.register(fd, select.POLLIN)
+            p.poll()
+        else:
+            while _alive(pid):
+                time.sleep(1.0)
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    threading.Thread(target=watch, name="mlgym-driver-watch", daemon=True).start()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+        return True
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
 
 
 def _files(run_dir: Path) -> dict[str, bytes]:
