@@ -8,79 +8,65 @@ Time is the wall time spent solving; any incorrect answer sets Time to the penal
 the submission is worse than the baseline.
 """
 
-import ctypes
 import json
 import os
 import pickle
-import subprocess
 import sys
 import time
 
+import mlgym_worker
+
 PENALTY = 1e6
+TIMEOUT = 600.0  # per instance
+# The worker (a nested sandbox: it sees the pristine solver and the agent's code, never data/,
+# the grader's folder or this process) solves one instance per request.
 WORKER = r"""
-import json, os, sys
-out = os.fdopen(os.dup(1), "w")
-os.dup2(2, 1)
-sys.stdout = sys.stderr
+import sys
+import mlgym_worker
 sys.path[:0] = [sys.argv[1], sys.argv[2]]  # the pristine solver first, then the agent's heuristic
 from solver import DPLL
 try:
     from heuristic import heuristic_fn
 except BaseException as exc:
-    out.write(json.dumps({"error": f"cannot import heuristic_fn from heuristic.py: {type(exc).__name__}: {exc}"}) + "\n")
-    out.flush(); raise SystemExit(1)
-for line in sys.stdin:
-    clauses = json.loads(line)
-    try:
-        s = DPLL(clauses, heuristic_fn)
-        sat, assignment = s.solve()
-        out.write(json.dumps({"sat": sat, "assignment": {str(k): v for k, v in assignment.items()},
-                              "decisions": s.decisions}) + "\n")
-    except BaseException as exc:
-        out.write(json.dumps({"error": f"{type(exc).__name__}: {exc}"}) + "\n")
-    out.flush()
+    mlgym_worker.send_error(f"cannot import heuristic_fn from heuristic.py: {type(exc).__name__}: {exc}")
+    raise SystemExit(1)
+
+def solve(clauses, _payload):
+    s = DPLL(clauses["clauses"], heuristic_fn)
+    sat, assignment = s.solve()
+    return {"sat": sat, "assignment": {str(k): v for k, v in assignment.items()}, "decisions": s.decisions}, b""
+
+mlgym_worker.serve(solve)
 """
 
 
 def satisfied(clauses, assignment):
-    return all(any(assignment.get(str(abs(l))) == (l > 0) for l in c) for c in clauses)
+    return all(any(assignment.get(str(abs(lit))) == (lit > 0) for lit in c) for c in clauses)
 
 
 def main():
-    try:
-        ctypes.CDLL(None).prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE=0: the worker may not inspect us
-    except OSError:
-        pass
     with open("data/dataset.pkl", "rb") as f:
         instances = pickle.load(f)[3:]
     here = os.path.dirname(os.path.abspath(__file__))
-    worker = subprocess.Popen([sys.executable, "-I", "-c", WORKER, here, os.getcwd()], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                              stderr=subprocess.DEVNULL, text=True, bufsize=1, close_fds=True)
+    worker = mlgym_worker.spawn(WORKER, [here, os.getcwd()], code=os.getcwd(), files=[os.path.join(here, "solver.py")])
     correct = incorrect = decisions = 0
     total = 0.0
     try:
         for _idx, _nv, _nc, clauses, is_sat, _ in instances:
             t0 = time.perf_counter()
-            worker.stdin.write(json.dumps(clauses) + "\n")
-            worker.stdin.flush()
-            line = worker.stdout.readline()
+            msg, _ = worker.request({"clauses": clauses}, timeout=TIMEOUT)
             total += time.perf_counter() - t0
-            if not line:
-                print("the heuristic worker exited without answering", file=sys.stderr)
-                raise SystemExit(1)
-            msg = json.loads(line)
-            if not isinstance(msg, dict) or "sat" not in msg:
-                msg = {"error": f"bad worker message: {str(msg)[:300]}"} if "error" not in msg else msg
-            if "error" in msg:
-                print(msg["error"], file=sys.stderr)
-                raise SystemExit(1)
+            if not isinstance(msg.get("sat"), bool) or not isinstance(msg.get("assignment"), dict):
+                raise mlgym_worker.WorkerError(f"bad worker message: {str(msg)[:300]}")
             decisions += int(msg.get("decisions", 0))
             ok = (msg["sat"] and is_sat and satisfied(clauses, msg["assignment"])) or (not msg["sat"] and not is_sat)
             correct += ok
             incorrect += not ok
+    except (mlgym_worker.WorkerError, TypeError, ValueError) as exc:
+        print(f"Evaluation failed: {exc}", file=sys.stderr)
+        raise SystemExit(1) from None
     finally:
-        worker.kill()
-        worker.wait()
+        worker.close()
     print(json.dumps({"Time": round(total, 3) if incorrect == 0 else PENALTY, "Correct": correct,
                       "Incorrect": incorrect, "Decisions": decisions}))
 
