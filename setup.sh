@@ -5,6 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 PY=${PYTHON:-python3}
+export PYTHON="$PY"   # the plugins' ci/setup.sh install into the same interpreter
 
 say() { printf '\033[1m[setup]\033[0m %s\n' "$*"; }
 
@@ -33,8 +34,9 @@ for p in plugins/*/; do
   "$PY" -m pip install -q -e "$p"
 done
 
-mlgym list-plugins
+say "installed into $("$PY" -c 'import sys; print(sys.prefix)')"
+"$PY" -m mlgym_core list-plugins
 if [ -z "${MLGYM_SETUP_NO_EPISODE:-}" ]; then
   say "first episode: battleOfSexes with the baseline agent (local runtime, no API key)"
-  mlgym run --task battleOfSexes --agent baseline --output runs
+  "$PY" -m mlgym_core run --task battleOfSexes --agent baseline --output runs
 fi

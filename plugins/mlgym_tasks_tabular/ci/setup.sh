@@ -2,4 +2,5 @@
 # Third-party dependencies of mlgym-tasks-tabular (idempotent). The agent's sandbox uses the
 # same Python installation, so the agent's python gets pandas and scikit-learn too.
 set -euo pipefail
-python -m pip install --quiet "pandas>=2.0" "scikit-learn>=1.2"
+PY=${PYTHON:-python3}
+"$PY" -m pip install --quiet "pandas>=2.0" "scikit-learn>=1.2"
