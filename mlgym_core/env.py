@@ -52,7 +52,7 @@ class MLGymEnv(gym.Env[str, str]):
                  short_timeout: float | None = None, training_timeout: float | None = None,
                  output_cap: int = 100_000, devices: Sequence[str] = (), workspace_from: str | Path | None = None,
                  work_dir: str | Path | None = None, keep_workspace: bool = False, prestart: bool = True,
-                 render_mode: None = None):
+                 reward_noise: float = 0.0, render_mode: None = None):
         from .registry import get_runtime, get_task
 
         if isinstance(max_steps, bool) or not isinstance(max_steps, int) or max_steps < 1:
@@ -66,6 +66,9 @@ class MLGymEnv(gym.Env[str, str]):
             self.runtime_name = getattr(runtime, "name", type(runtime).__name__)
             self.runtime = runtime
         self.max_steps = max_steps
+        self.reward_noise = float(reward_noise or 0.0)
+        if self.reward_noise < 0:
+            raise MlgymError(f"reward_noise must be >= 0, got {reward_noise!r}")
         self.short_timeout = short_timeout or _env_float("MLGYM_SHORT_TIMEOUT", DEFAULT_SHORT_TIMEOUT)
         self.training_timeout = training_timeout or _env_float(
             "MLGYM_TRAINING_TIMEOUT", self.spec_task.training_timeout)
@@ -274,7 +277,7 @@ class MLGymEnv(gym.Env[str, str]):
             self.best = value
             return 0.0
         gain = (value - self.best) if self.spec_task.higher_is_better else (self.best - value)
-        if gain > 0:
+        if gain > 0 and gain >= self.reward_noise:  # a smaller gain is evaluator noise: no reward, best kept
             self.best = value
             return gain
         return 0.0
@@ -495,7 +498,8 @@ def register_envs() -> list[str]:
         for env_id in {f"mlgym/{spec.id}", f"mlgym/{spec.plugin}.{spec.id}"}:
             if env_id in gym.registry:
                 continue
+            # nondeterministic: evaluations are noisy (the same code scores differently) and info carries timings
             gym.register(id=env_id, entry_point="mlgym_core.env:MLGymEnv", kwargs={"task": spec.qualified},
-                         disable_env_checker=True)
+                         disable_env_checker=True, nondeterministic=True)
             ids.append(env_id)
     return ids
