@@ -173,6 +173,25 @@ def check_cmd(ids: tuple[str, ...]) -> None:
     click.echo("all checks passed")
 
 
+class _PositiveInt(click.ParamType):
+    """An integer of at least 1; a bad value is one line (``mlgym: error: ...``), not a usage screen."""
+
+    name = "integer"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
+        try:
+            n = value if isinstance(value, int) and not isinstance(value, bool) else int(str(value).strip())
+        except ValueError:
+            n = 0
+        if n < 1:
+            flag = param.opts[0] if param is not None and param.opts else "value"
+            raise MlgymError(f"{flag} must be a positive integer, got {value!r}")
+        return n
+
+
+POSITIVE_INT = _PositiveInt()
+
+
 class _KeyValues(click.Option):
     """A repeatable KEY=VALUE option that also takes several pairs after one flag.
 
@@ -200,7 +219,7 @@ def _common_run_options(f: Any) -> Any:
     opts = [
         click.option("--task", "task", required=True, help="Task id (or plugin/id)."),
         click.option("--runtime", default="local", show_default=True),
-        click.option("--max-steps", default=50, show_default=True, type=int),
+        click.option("--max-steps", default=50, show_default=True, type=POSITIVE_INT),
         click.option("--seed", default=42, show_default=True, type=int),
         click.option("--scale", default="default", show_default=True, help="smoke | full | default"),
         click.option("--output", default="runs", show_default=True, type=click.Path(file_okay=False)),
@@ -218,15 +237,20 @@ def _common_run_options(f: Any) -> Any:
     return f
 
 
-def _parse_options(options: tuple[str, ...]) -> dict[str, Any]:
+def _parse_options(options: tuple[str, ...], flag: str = "--option") -> dict[str, Any]:
     import yaml
 
     out: dict[str, Any] = {}
     for o in options:
         k, sep, v = o.partition("=")
         if not sep:
-            raise MlgymError(f"--option {o!r}: expected KEY=VALUE")
-        out[k.strip()] = yaml.safe_load(v)
+            raise MlgymError(f"{flag} {o!r}: expected KEY=VALUE")
+        try:
+            out[k.strip()] = yaml.safe_load(v)
+        except yaml.YAMLError as exc:  # the value is not echoed: it may be a key
+            why = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+            raise MlgymError(f"{flag} {k.strip()}: the value is not valid YAML ({why}); quote it to pass a "
+                             "string") from None
     return out
 
 
@@ -267,7 +291,7 @@ def run_cmd(task: str, agent: str, model: str | None, runtime: str, max_steps: i
     _do_run(RunSpec(task=task, agent=agent, model=model, runtime=runtime, max_steps=max_steps, seed=seed,
                     scale=scale, output=output, workspace_from=workspace_from, agent_options=_parse_options(options),
                     short_timeout=short_timeout, training_timeout=training_timeout, cost_limit=cost_limit,
-                    model_options=_parse_options(model_options), devices=_devices(task, devices)))
+                    model_options=_parse_options(model_options, "--model-option"), devices=_devices(task, devices)))
 
 
 @cli.command("replay")

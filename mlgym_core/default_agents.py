@@ -46,7 +46,10 @@ class ReplayAgent:
             raise ConfigError("the replay agent needs a trajectory file (mlgym replay TRAJ --task ID)")
         self.path = Path(trajectory)
         self.steps = load_actions(self.path)
-        self.recorded_status = str((read_json(self.path).get("info") or {}).get("exit_status") or "")
+        if not self.steps:
+            raise ConfigError(f"{self.path}: the trajectory has no steps to replay")
+        info = read_json(self.path).get("info")
+        self.recorded_status = str(info.get("exit_status") or "") if isinstance(info, dict) else ""
 
     def run(self, episode: Any) -> None:
         for st in self.steps:

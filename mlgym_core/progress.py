@@ -48,7 +48,7 @@ def human(value: Any) -> str:
 
 
 def _one_line(text: str, width: int = 100) -> str:
-    first = " ".join((text or "").split())
+    first = " ".join((text or "").split()).encode("utf-8", "replace").decode()  # lone surrogates: "?"
     return first if len(first) <= width else first[: width - 1] + "…"
 
 

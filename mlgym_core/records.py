@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -33,7 +34,8 @@ def write_text_atomic(path: Path, text: str) -> None:
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
         os.fchmod(fd, _FILE_MODE)
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
+        # a lone surrogate (no UTF-8 for it) is written as \udXXX, which JSON reads back as the same string
+        with os.fdopen(fd, "w", encoding="utf-8", errors="backslashreplace") as f:
             f.write(text)
         os.replace(tmp, path)
     except BaseException:
@@ -42,6 +44,22 @@ def write_text_atomic(path: Path, text: str) -> None:
         except OSError:
             pass
         raise
+
+
+SECRET_KEY = re.compile(r"key|token|secret|passw|credential|authorization", re.I)
+REDACTED = "<redacted>"
+
+
+def redact_secrets(obj: Any) -> Any:
+    """A copy of ``obj`` for files: the string value of every key that names a secret (``api_key``,
+    ``*token*``, ``*secret*``, ``*password*``, ...) becomes ``<redacted>``, at any depth. Numbers
+    stay (``max_tokens: 512`` is no secret)."""
+    if isinstance(obj, dict):
+        return {k: REDACTED if isinstance(v, str) and v and isinstance(k, str) and SECRET_KEY.search(k)
+                else redact_secrets(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [redact_secrets(x) for x in obj]
+    return obj
 
 
 class TrajectoryWriter:

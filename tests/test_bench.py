@@ -342,3 +342,70 @@ def test_ray_bench_interrupted_then_resumed_driver_writes_results(site: Path, tm
     after = _started(out)
     assert len(after) == 16 and all(after[k] == v for k, v in done_before.items())
     assert not list(out.glob(".incoming-*"))
+
+
+# -- a ledger edited by hand, a resume with other settings -------------------------------------
+
+def _one_done_bench(out: Path, **settings) -> Path:
+    """A bench folder whose one episode (baseline on battleOfSexes) is done, as the driver leaves it."""
+    from mlgym_core.bench.driver import _config_json
+
+    led = Ledger(out)
+    led.data["config"] = _config_json(BenchConfig(tasks=("battleOfSexes",), agents=("baseline",), runs=1,
+                                                  output=out, **settings))
+    led.add("baseline__battleOfSexes__run_0", task="battleOfSexes", agent="baseline", model=None, run=0, seed=42)
+    led.update("baseline__battleOfSexes__run_0", state="done", exit_status="submitted", attempts=1)
+    led.save()
+    run_dir = out / "baseline__battleOfSexes__run_0"
+    run_dir.mkdir()
+    (run_dir / "run.json").write_text(json.dumps({"exit_status": "submitted", "timings": {"ended": "x"}}))
+    return run_dir
+
+
+def _bench_cli(out: Path, *extra: str) -> subprocess.CompletedProcess:
+    argv = [sys.executable, "-m", "mlgym_core", "bench", "--tasks", "battleOfSexes", "--agents", "baseline",
+            "--runs", "1", "--output", str(out), "--no-progress", "--no-report", *extra]
+    return subprocess.run(argv, capture_output=True, text=True, timeout=120)
+
+
+@needs_games
+def test_unknown_ledger_state_is_one_line_and_deletes_nothing(tmp_path: Path) -> None:
+    out = tmp_path / "bench"
+    run_dir = _one_done_bench(out)
+    data = json.loads((out / "ledger.json").read_text())
+    data["episodes"]["baseline__battleOfSexes__run_0"]["state"] = "finished"  # a hand edit
+    (out / "ledger.json").write_text(json.dumps(data))
+    before = (out / "ledger.json").read_text()
+    for _ in range(2):  # the same answer on every call
+        r = _bench_cli(out)
+        assert r.returncode == 2, r.stderr[-2000:]
+        assert r.stderr.count("\n") == 1 and "has state 'finished', not one of pending" in r.stderr
+        assert (run_dir / "run.json").exists() and (out / "ledger.json").read_text() == before
+
+
+@needs_games
+@pytest.mark.parametrize("flag, value, shown", [("--seed", "7", "7"), ("--max-steps", "5", "5"),
+                                                ("--option", "tools=[default]", '{"tools": ["default"]}')])
+def test_resume_with_other_result_settings_is_refused(tmp_path: Path, flag: str, value: str, shown: str) -> None:
+    out = tmp_path / "bench"
+    run_dir = _one_done_bench(out, seed=42, max_steps=50)
+    before = (out / "ledger.json").read_text()
+    r = _bench_cli(out, "--resume", flag, value)
+    assert r.returncode == 2, r.stderr[-2000:]
+    assert r.stderr.count("\n") == 1
+    assert f"{flag} is {shown} but the episodes of this bench ran with" in r.stderr and "new --output" in r.stderr
+    assert (out / "ledger.json").read_text() == before and (run_dir / "run.json").exists()
+
+
+@needs_games
+def test_resume_with_the_same_settings_and_secrets_kept_off_the_ledger(tmp_path: Path) -> None:
+    out = tmp_path / "bench"
+    _one_done_bench(out, agent_options={"hf_token": "hf-old-secret"})
+    assert "hf-old-secret" not in (out / "ledger.json").read_text()
+    # other workers, another token (not a result setting): the finished episode is kept, nothing reruns
+    r = _bench_cli(out, "--resume", "--workers", "2", "-o", "hf_token=hf-new-secret")
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "1 done" in r.stderr
+    ledger = (out / "ledger.json").read_text()
+    assert "hf-new-secret" not in ledger and json.loads(ledger)["config"]["agent_options"] == {
+        "hf_token": "<redacted>"}

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import click
 
+from ..cli import POSITIVE_INT
+
 
 def _csv(value: str | None) -> tuple[str, ...]:
     return tuple(x.strip() for x in (value or "").split(",") if x.strip())
@@ -30,7 +32,7 @@ def _csv(value: str | None) -> tuple[str, ...]:
 @click.option("--cost-limit", type=float, default=None, help="USD per episode.")
 @click.option("--resume", is_flag=True, help="Continue the bench in --output (re-running the command does too).")
 @click.option("--runtime", default="local", show_default=True)
-@click.option("--max-steps", default=50, show_default=True, type=int)
+@click.option("--max-steps", default=50, show_default=True, type=POSITIVE_INT)
 @click.option("--seed", default=42, show_default=True, type=int, help="Seed of run 0; run k uses seed+k.")
 @click.option("--scale", default="default", show_default=True)
 @click.option("--option", "-o", "options", multiple=True, help="Agent option KEY=VALUE (value as YAML).")

@@ -11,14 +11,32 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
+from ..records import redact_secrets
 from .ledger import BenchLock, Ledger
 from .plan import BenchConfig, PlannedEpisode, plan_episodes
 
+# Settings that change what an episode gives: a bench folder's finished episodes hold for these values only.
+RESULT_SETTINGS = {"runtime": "--runtime", "max_steps": "--max-steps", "seed": "--seed", "scale": "--scale",
+                   "agent_options": "--option", "cost_limit": "--cost-limit"}
+
 
 def _config_json(cfg: BenchConfig) -> dict[str, Any]:
+    """The config as the ledger stores it: JSON values, secrets redacted."""
     d = asdict(cfg)
     d["output"] = str(cfg.output)
-    return d
+    return redact_secrets(json.loads(json.dumps(d, default=str)))
+
+
+def check_same_settings(ledger: Ledger, cfg: BenchConfig) -> None:
+    """Refuse (one line) to continue a bench whose episodes ran with other result-changing settings."""
+    old, new = redact_secrets(ledger.data.get("config") or {}), _config_json(cfg)
+    if all(e.get("state") == "pending" for e in ledger.episodes.values()):
+        return  # nothing ran yet: nothing to keep consistent with
+    for key, flag in RESULT_SETTINGS.items():
+        if key in old and old[key] != new[key]:
+            raise ConfigError(f"{ledger.folder}: {flag} is {json.dumps(new[key])} but the episodes of this bench ran "
+                              f"with {json.dumps(old[key])}; give the same value to resume, or a new --output "
+                              "folder for a bench with other settings")
 
 
 def _write_run_dir(out: Path, eid: str, files: dict[str, bytes]) -> Path:
@@ -76,6 +94,8 @@ def reconcile(ledger: Ledger, plan: list[PlannedEpisode], out: Path) -> list[Pla
             continue
         if e["state"] == "failed":
             ledger.update(ep.id, state="pending")
+        elif e["state"] != "pending":  # (Ledger refuses such a file on load; never delete on a guess)
+            raise ConfigError(f"{ledger.path}: episode {ep.id!r} has unknown state {e['state']!r}")
         stale = out / ep.id
         if stale.exists():
             shutil.rmtree(stale)
@@ -117,6 +137,8 @@ def run_bench(cfg: BenchConfig, *, resume: bool = False, console: Any = None, sh
     console = console or Console(stderr=True)
     out = Path(cfg.output).resolve()
     plan = plan_episodes(cfg)
+    if isinstance(cfg.max_steps, bool) or not isinstance(cfg.max_steps, int) or cfg.max_steps < 1:
+        raise ConfigError(f"--max-steps must be a positive integer, got {cfg.max_steps!r}")
     if cfg.executor not in ("local", "ray"):
         raise ConfigError(f"--executor must be local or ray, got '{cfg.executor}'")
     lock = BenchLock(out)
@@ -126,6 +148,7 @@ def run_bench(cfg: BenchConfig, *, resume: bool = False, console: Any = None, sh
         ledger = Ledger(out)
         if resume and not ledger.exists:
             raise ConfigError(f"--resume: {ledger.path} does not exist (nothing to resume)")
+        check_same_settings(ledger, cfg)
         ledger.data["config"] = _config_json(cfg)
         todo = reconcile(ledger, plan, out)
         ledger.save()

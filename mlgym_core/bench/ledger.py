@@ -77,6 +77,12 @@ class Ledger:
             if not isinstance(data, dict) or data.get("schema") != SCHEMA or not isinstance(
                     data.get("episodes"), dict):
                 raise ConfigError(f"{self.path}: not an mlgym bench ledger (schema {SCHEMA})")
+            for eid, e in data["episodes"].items():  # checked before the driver acts on (or deletes) anything
+                state = e.get("state") if isinstance(e, dict) else e
+                if not isinstance(e, dict) or state not in STATES:
+                    raise ConfigError(f"{self.path}: episode {eid!r} has state {state!r}, not one of "
+                                      f"{', '.join(STATES)}; nothing was changed: fix that entry, or delete it "
+                                      "to run the episode again")
             self.data = data
 
     @property
