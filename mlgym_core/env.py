@@ -11,6 +11,7 @@ import atexit
 import hashlib
 import os
 import queue
+import re
 import shutil
 import stat
 import tempfile
@@ -33,6 +34,14 @@ from .task import Task, make_task
 LONG_COMMANDS = ("torchrun", "python", "python3", "accelerate", "deepspeed")
 EXIT_ACTIONS = ("exit_context", "exit_cost", "exit_error", "exit_format", "exit_api")
 DEFAULT_SHORT_TIMEOUT = 25.0
+_TQDM_LINE = re.compile(r"(?:.*?:\s*)?(\d+%\|.*?\|.*\[.*?\])")
+
+
+def clean_output(text: str) -> str:
+    """A command's output as MLGym shows it: CRLF read as LF, then every empty line and every
+    tqdm progress-bar line dropped (so no trailing newline is left)."""
+    lines = text.replace("\r\n", "\n").splitlines()
+    return "\n".join(ln for ln in lines if ln and not _TQDM_LINE.search(ln))
 
 
 def _env_float(name: str, default: float) -> float:
@@ -162,7 +171,7 @@ class MLGymEnv(gym.Env[str, str]):
             res = self.sandbox.run(command, timeout)
         except (ShellDied, OSError) as exc:
             return self._end("early_exit", f"The sandbox failed: {exc}", t0)
-        obs = res.output
+        obs = clean_output(res.output)
         if res.cwd:
             self.cwd = res.cwd
         if "<<SUBMISSION||" in obs:
@@ -213,6 +222,9 @@ class MLGymEnv(gym.Env[str, str]):
         ws = episode_dir / "workspace"
         ws.mkdir(parents=True)
         self.task.layout_workspace(ws)
+        for rel in self.spec_task.read_only:  # MLGym chmods them 555, so `ls` shows `evaluate.py*`
+            if (ws / rel).is_file():
+                (ws / rel).chmod(0o555)
         if self.workspace_from is not None:
             shutil.copytree(self.workspace_from, ws, dirs_exist_ok=True)
         data = self.task.data_dir()
@@ -248,17 +260,26 @@ class MLGymEnv(gym.Env[str, str]):
         return info
 
     def _prepare_command(self, act: str) -> tuple[str, str]:
+        """Turn every multi-line command block (``edit a:b`` ... ``end_of_edit``), on any line of
+        the action, into a here-document, as MLGym does; an action that starts such a block
+        without its end line is refused unrun."""
         if not self._end_names:
             return act, ""
-        first = act.split(None, 1)[0] if act else ""
-        end = self._end_names.get(first)
-        if end is None:
-            return act, ""
         lines = act.split("\n")
-        if end not in (ln.strip() for ln in lines[1:]):
-            return "", (f"Malformed {first} command. Please ensure you use the `{end}` keyword to mark the "
-                        f"end of your {first}.")
-        lines[0] = f"{lines[0]} << '{end}'"
+        i = 0
+        while i < len(lines):
+            words = lines[i].split(None, 1)
+            end = self._end_names.get(words[0]) if words else None
+            if end is not None:
+                close = next((j for j in range(i + 1, len(lines)) if lines[j].strip() == end), None)
+                if close is None and i == 0:
+                    return "", (f"Malformed {words[0]} command. Please ensure you use the `{end}` keyword to mark "
+                                f"the end of your {words[0]}.")
+                if close is not None:  # (a later line that merely starts with the word runs as written)
+                    lines[i] = f"{lines[i].rstrip()} << '{end}'"
+                    lines[close] = end
+                    i = close
+            i += 1
         return "\n".join(lines), ""
 
     def _run_grader(self) -> tuple[dict[str, float], str]:

@@ -140,7 +140,7 @@ def test_killed_run_leaves_a_readable_trajectory(tmp_runs, tmp_path):
     os.kill(p.pid, signal.SIGKILL)
     p.wait()
     t = json.loads((run_dir / "battleOfSexes.traj").read_text())
-    assert [s["observation"] for s in t["trajectory"][:2]] == ["one\n", "two\n"]
+    assert [s["observation"] for s in t["trajectory"][:2]] == ["one", "two"]
     assert json.loads((run_dir / "run.json").read_text())["exit_status"] == ""
 
 

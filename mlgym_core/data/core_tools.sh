@@ -15,3 +15,11 @@ submit() {
     echo "<<SUBMISSION||"
     echo "||SUBMISSION>>"
 }
+
+# MLGym's container sources these aliases (its docker/aliases.sh) with expand_aliases on, so
+# `ls` marks folders with / and executables with * (e.g. `evaluate.py*`) in every listing.
+shopt -s expand_aliases
+alias ll='ls -alF'
+alias la='ls -A'
+alias l='ls -CF'
+alias ls='ls -F'

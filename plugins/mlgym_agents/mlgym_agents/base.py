@@ -29,13 +29,32 @@ _PLACEHOLDER = re.compile(r"\{(\w+)\}")
 
 
 class ExitEpisode(Exception):
-    """The loop must end with ``action`` (an MLGym exit action) sent to the environment."""
+    """The loop must end with ``action`` (an MLGym exit action) sent to the environment.
+
+    ``thought`` and ``response`` are what MLGym records for that exit ("Exit due to format error",
+    "Exit due to cost limit", ...); ``reason`` is our fuller account, kept as the run's exit reason.
+    The format exit records the last (unparsed) reply as its response, as MLGym does.
+    """
 
     def __init__(self, action: str, reason: str, response: str = "") -> None:
         super().__init__(reason)
         self.action = action
         self.reason = reason
-        self.response = response
+        self.thought, upstream_response = _mlgym_exit(action, reason)
+        self.response = response if action == "exit_format" else upstream_response
+
+
+def _mlgym_exit(action: str, reason: str) -> tuple[str, str]:
+    """MLGym's (thought, response) pair for an exit action (reference 3.6)."""
+    if action == "exit_format":
+        return "Exit due to format error", ""
+    if action == "exit_context":
+        return "Exit due to context window", "Exit due to context window"
+    if action == "exit_cost":
+        return "Exit due to cost limit", "Exit due to cost limit"
+    if action == "exit_error":
+        return f"Exit due to runtime error: {reason}", f"exit due to runtime error: {reason}"
+    return f"Exit due to unexpected error: {reason}", f"exit due to unexpected error: {reason}"
 
 
 def fill(template: str, values: dict[str, Any]) -> str:
@@ -171,6 +190,6 @@ class BaseAgent:
 
     def exit(self, exc: ExitEpisode, state: str) -> None:
         """Send the exit action to the environment, which autosubmits and ends the episode."""
-        self.episode.add_history("assistant", exc.response, thought=exc.reason, action=exc.action)
+        self.episode.add_history("assistant", exc.response, thought=exc.thought, action=exc.action)
         self.episode.traj["info"].setdefault("exit_reason", exc.reason)
-        self.episode.step(exc.action, thought=exc.reason, response=exc.response, state=state)
+        self.episode.step(exc.action, thought=exc.thought, response=exc.response, state=state)

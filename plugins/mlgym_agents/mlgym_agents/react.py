@@ -4,8 +4,10 @@ One loop step: run the ``state`` command, append the observation message (task t
 first step, the no-output template after a silent command, else the next-step template), query
 the model on the processed history, parse DISCUSSION + one fenced command, and send the command
 to ``episode.step``. Unparsable replies are re-queried with the format-error template (that
-exchange is not saved to the history); after three consecutive failures the action is
-``exit_format``. Limits are applied by :meth:`BaseAgent.query`.
+exchange is not saved to the history). As in MLGym, a reply is re-queried while at most two
+failures came before it, so the model is called four times before the action becomes
+``exit_format`` (thought "Exit due to format error"; the fourth reply is recorded unparsed).
+Limits are applied by :meth:`BaseAgent.query`.
 """
 
 from __future__ import annotations
@@ -53,15 +55,16 @@ class DefaultAgent(BaseAgent):
         messages = self.process_history(self.episode.traj["history"])
         c = self.query(messages)
         fails = 0
-        while True:
+        error = ""
+        while fails <= self.max_format_retries:
             try:
                 thought, action = parse_thought_action(c.content)
                 return c.content, thought, action
             except FormatError as exc:
                 fails += 1
-                if fails > self.max_format_retries:
-                    raise ExitEpisode("exit_format", f"{fails} consecutive unparsable replies ({exc})",
-                                      c.content) from None
+                error = str(exc)
             retry = [*messages, {"role": "assistant", "content": c.content},
                      {"role": "user", "content": self.templates["format_error_template"]}]
             c = self.query(retry)
+        raise ExitEpisode("exit_format", f"{fails} consecutive unparsable replies (the last: {error}); "
+                                         "the reply after them was not parsed", c.content)

@@ -66,9 +66,10 @@ def test_default_agent_edits_validates_submits(server, tmp_path, task):
     rec, traj = run(srv, tmp_path, task=task)
     assert rec["exit_status"] == "submitted"
     assert len(rec["scores"]) == (2 if validate else 1) and all("Score" in s for s in rec["scores"])
-    assert [s["action"] for s in traj["trajectory"]] == ["cat target.py", heredoc("strategy.py", STRATEGIES[task]),
-                                                         "validate" if validate else "python -c 'import strategy'",
-                                                         "submit"]
+    # MLGym's parser keeps the action's final newline
+    assert [s["action"] for s in traj["trajectory"]] == [f"{a}\n" for a in (
+        "cat target.py", heredoc("strategy.py", STRATEGIES[task]),
+        "validate" if validate else "python -c 'import strategy'", "submit")]
     assert "def target_column_strategy" in traj["trajectory"][0]["observation"] or task != "battleOfSexes"
     assert rec["cost"]["tokens_sent"] == 900 + 1500 + 2100 + 2600
     assert rec["cost"]["tokens_received"] == 50 + 120 + 30 + 20
@@ -84,7 +85,7 @@ def test_default_agent_edits_validates_submits(server, tmp_path, task):
     assert json.loads(step["state"])["working_dir"] == "/home/agent/workspace"
     roles = [h["role"] for h in traj["history"]]
     assert roles == ["system"] + ["user", "assistant"] * 4
-    assert traj["history"][2]["action"] == "cat target.py"
+    assert traj["history"][2]["action"] == "cat target.py\n"
     assert "COMMANDS:" in traj["history"][0]["content"] and "validate:" in traj["history"][0]["content"]
     task_msg = traj["history"][1]["content"]
     assert "(Current Step: 0, Remaining Steps: 50)" in task_msg and "SUBMISSION FORMAT" in task_msg
@@ -145,31 +146,37 @@ def test_calls_after_the_episode_ended_are_not_executed(server, tmp_path):
 # -- exit statuses --------------------------------------------------------------------------------
 def test_three_format_errors_exit_format(server, tmp_path):
     srv = server([{"content": "I would run ls."}, {"content": "DISCUSSION\n```\nls\n```\n```\npwd\n```"},
-                  {"content": ""}])
+                  {"content": ""}, {"content": "DISCUSSION\nfourth, never parsed\n```\nls\n```"}])
     rec, traj = run(srv, tmp_path)
     assert rec["exit_status"] == "autosubmission (exit_format)"
-    assert len(srv.requests) == 3
+    assert len(srv.requests) == 4  # as MLGym: three failures, then a fourth call whose reply is not parsed
+    step = traj["trajectory"][0]
+    assert step["thought"] == "Exit due to format error"
+    assert step["response"] == "DISCUSSION\nfourth, never parsed\n```\nls\n```"
+    assert traj["history"][-1]["thought"] == "Exit due to format error"
+    assert "3 consecutive unparsable replies" in rec["exit_reason"]
     retry = srv.requests[1]["messages"]
     assert retry[-2] == {"role": "assistant", "content": "I would run ls."}
     assert "not formatted correctly" in retry[-1]["content"]
     assert len(srv.requests[2]["messages"]) == len(retry)  # retries are not saved: each builds on the history
     assert [s["action"] for s in traj["trajectory"]] == ["exit_format"]
     assert all("formatted correctly" not in h["content"] for h in traj["history"])
-    assert rec["cost"]["api_calls"] == 3
+    assert rec["cost"]["api_calls"] == 4
     assert len(rec["scores"]) == 1  # the autosubmission graded the starter strategy
 
 
 def test_format_error_then_recovery(server, tmp_path):
     srv = server([{"content": "no block"}, reply("ok", "submit")])
     rec, traj = run(srv, tmp_path)
-    assert rec["exit_status"] == "submitted" and [s["action"] for s in traj["trajectory"]] == ["submit"]
+    assert rec["exit_status"] == "submitted" and [s["action"] for s in traj["trajectory"]] == ["submit\n"]
 
 
 def test_cost_limit_exit_cost(server, tmp_path):
     srv = server([reply("a", "ls", 1000, 100), reply("b", "ls", 1000, 100), reply("c", "ls", 1000, 100)])
     rec, traj = run(srv, tmp_path, cost_limit=0.005)  # $0.0028 per call at the test price
     assert rec["exit_status"] == "autosubmission (exit_cost)"
-    assert [s["action"] for s in traj["trajectory"]] == ["ls", "exit_cost"]
+    assert [s["action"] for s in traj["trajectory"]] == ["ls\n", "exit_cost"]
+    assert traj["trajectory"][1]["thought"] == traj["trajectory"][1]["response"] == "Exit due to cost limit"
     assert rec["cost"]["total_cost"] == pytest.approx(2 * 0.0028)
 
 
@@ -184,7 +191,8 @@ def test_input_token_check_before_the_call(server, tmp_path):
     rec, traj = run(srv, tmp_path, agent_options={"max_input_tokens": 500})
     assert rec["exit_status"] == "autosubmission (exit_context)"
     assert srv.requests == []  # never sent
-    assert "exceeds the model's input window (500 tokens)" in traj["trajectory"][0]["thought"]
+    assert traj["trajectory"][0]["thought"] == "Exit due to context window"  # MLGym's words
+    assert "exceeds the model's input window (500 tokens)" in rec["exit_reason"]
 
 
 def test_context_length_error_from_the_server(server, tmp_path):
@@ -192,7 +200,7 @@ def test_context_length_error_from_the_server(server, tmp_path):
                                      "message": "maximum context length is 8192 tokens"}])
     rec, traj = run(srv, tmp_path)
     assert rec["exit_status"] == "autosubmission (exit_context)"
-    assert [s["action"] for s in traj["trajectory"]] == ["ls", "exit_context"]
+    assert [s["action"] for s in traj["trajectory"]] == ["ls\n", "exit_context"]
 
 
 @pytest.mark.parametrize("agent", ["default", "tool-calling"])
@@ -225,14 +233,15 @@ def test_unreachable_endpoint_exit_api(tmp_path):
 def test_empty_replies_exit_format(server, tmp_path, agent):
     srv = server([{"content": ""}], repeat=True)
     rec, _ = run(srv, tmp_path, agent=agent)
-    assert rec["exit_status"] == "autosubmission (exit_format)" and len(srv.requests) == 3
+    assert rec["exit_status"] == "autosubmission (exit_format)"
+    assert len(srv.requests) == (4 if agent == "default" else 3)
 
 
 def test_stream_cut_half_way_exit_api(server, tmp_path):
     srv = server([reply("a " * 50, "ls"), {"cut": True, "content": "DISCUSSION\n" + "x" * 300}], repeat=True)
     rec, traj = run(srv, tmp_path, model_options={"stream": True, "max_retries": 1})
     assert rec["exit_status"] == "autosubmission (exit_api)"
-    assert [s["action"] for s in traj["trajectory"]] == ["ls", "exit_api"]
+    assert [s["action"] for s in traj["trajectory"]] == ["ls\n", "exit_api"]
 
 
 def test_malformed_json_tool_call(server, tmp_path):
@@ -261,6 +270,11 @@ def test_max_steps_autosubmission(server, tmp_path):
     assert rec["exit_status"] == "autosubmission (max_steps)"
     assert len(srv.requests) == 3  # two actions run, the third output triggers the autosubmission
     assert "(Current Step: 2, Remaining Steps: 0)" in srv.requests[2]["messages"][-1]["content"]
+    # MLGym strips the observation: its last line is followed directly by the footer, no blank line
+    prompt = srv.requests[1]["messages"][-1]["content"]
+    assert prompt == traj["trajectory"][0]["observation"] + prompt[len(traj["trajectory"][0]["observation"]):]
+    assert prompt.split("\n(Current Step: 1, Remaining Steps: 1)\n")[0] == traj["trajectory"][0]["observation"]
+    assert prompt.endswith("(Open file: n/a)\n(Current directory: /home/agent/workspace)\nbash-$")
 
 
 def test_last5_observations_reach_the_model(server, tmp_path):

@@ -108,7 +108,7 @@ def test_ctrl_c_records_interrupted_and_leaves_no_sandbox(server, tmp_path):
     rec = json.loads((run_dir / "run.json").read_text())
     traj = json.loads((run_dir / "battleOfSexes.traj").read_text())
     assert rec["exit_status"] == "interrupted" and traj["info"]["exit_status"] == "interrupted"
-    assert [s["action"] for s in traj["trajectory"]] == ["ls"]
+    assert [s["action"] for s in traj["trajectory"]] == ["ls\n"]
     assert rec["timings"]["ended"] is not None
     time.sleep(0.5)
     assert [pid for pid in sandbox if _alive(pid)] == []

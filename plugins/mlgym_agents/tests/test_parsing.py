@@ -55,21 +55,33 @@ def test_corpus(reply, expected):
             parse_thought_action(reply)
     else:
         thought, action = parse_thought_action(reply)
-        assert action == expected
+        assert action.rstrip("\n") == expected and action.endswith("\n")  # MLGym keeps the final newline
         assert "```" not in thought or reply.count("```") > 2
 
 
 def test_thought_is_text_outside_the_block():
     thought, action = parse_thought_action("DISCUSSION\nCheck files.\n```\nls\n```\ntrailing words")
-    assert action == "ls"
+    assert action == "ls\n"
     assert thought == "DISCUSSION\nCheck files.\ntrailing words"
     assert strip_discussion(thought) == "Check files.\ntrailing words"
+
+
+def test_thought_and_action_are_mlgyms_unstripped_slices():
+    # as in MLGym's published trajectories: "thought": "DISCUSSION\n...\n\n", "action": "ls\n"
+    assert parse_thought_action("DISCUSSION\nLook first.\n\n```\nls\n```") == ("DISCUSSION\nLook first.\n\n", "ls\n")
+    # the opening fence takes the blank lines after it, the action keeps those before the closing one
+    assert parse_thought_action("D\n```\n\npython t.py\n\n```")[1] == "python t.py\n\n"
+
+
+def test_crlf_reply_parses():
+    thought, action = parse_thought_action("DISCUSSION\r\nList.\r\n```\r\nedit 1:1\r\nx = 1\r\nend_of_edit\r\n```\r\n")
+    assert (thought, action) == ("DISCUSSION\nList.\n", "edit 1:1\nx = 1\nend_of_edit\n")
 
 
 def test_several_blocks_allowed_takes_the_last():
     reply = "DISCUSSION\nA.\n```\nls\n```\nB.\n```\npwd\n```"
     assert count_blocks(reply) == 2
-    assert parse_thought_action(reply, allow_several=True)[1] == "pwd"
+    assert parse_thought_action(reply, allow_several=True)[1] == "pwd\n"
 
 
 def test_last5_keeps_task_and_last_five_observations():

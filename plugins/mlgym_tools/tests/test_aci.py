@@ -7,13 +7,30 @@ import pytest
 
 
 def run(env, action):
-    return env.step(action)[0].rstrip("\n")
+    obs = env.step(action)[0]
+    assert not obs.endswith("\n") and "\n\n" not in obs, obs  # MLGym drops empty lines
+    return obs
 
 
 needs_bwrap = pytest.mark.skipif(shutil.which("bwrap") is None, reason="bubblewrap is not installed")
 
 pytestmark = needs_bwrap
 WS = "/home/agent/workspace"
+
+
+def _png_1x1():
+    import struct
+    import zlib
+
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    ihdr = struct.pack(">IIBBBBB", 1, 1, 8, 2, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\x00\xff\x00\x00"))
+            + chunk(b"IEND", b""))
+
+
+PNG_1X1 = _png_1x1()
 
 
 def numbered(a, b, fn=str):
@@ -40,7 +57,7 @@ def env():
 
 
 def test_open_whole_small_file(env):
-    src = run(env, "cat strategy.py").split("\n")
+    src = (env.workspace_host / "strategy.py").read_text().split("\n")[:-1]
     obs = run(env, "open strategy.py").split("\n")
     assert obs[0] == f"[File: {WS}/strategy.py ({len(src)} lines total)]"
     assert obs[1:] == [f"{i}:{t}" for i, t in enumerate(src, 1)]
@@ -77,9 +94,14 @@ def test_open_errors(env):
     run(env, "mkdir -p sub")
     assert run(env, "open sub") == ("Error: sub is a directory. You can only open files. Use cd or ls to navigate "
                                     "directories.")
-    run(env, "printf '\\x89PNG\\r\\n\\x1a\\nxxxx' > pic.png")
+    (env.workspace_host / "pic.png").write_bytes(PNG_1X1)
     assert run(env, "open pic.png") == ("Error: pic.png is an image file. Current environment does not support "
                                         "image viewing.")
+    # by content, as MLGym's `file --mime-type` test: a renamed image is refused, a text .png opens
+    (env.workspace_host / "pic.dat").write_bytes(PNG_1X1)
+    assert run(env, "open pic.dat").startswith("Error: pic.dat is an image file.")
+    run(env, "echo 'not a picture' > text.png")
+    assert run(env, "open text.png") == f"[File: {WS}/text.png (1 lines total)]\n1:not a picture"
     assert run(env, "goto 1 2") == "goto allows only one line number at a time."
     run(env, "open abc.txt")
     assert run(env, "goto 9") == "Error: <line> must be less than or equal to 3"
@@ -110,9 +132,15 @@ def test_search_commands(env):
     assert obs[0] == f'Found 3 matches for "*.txt" in {WS}/s:'
     assert sorted(obs[1:]) == [f"{WS}/s/.hidden/three.txt", f"{WS}/s/one.txt", f"{WS}/s/two.txt"]
     assert run(env, "find_file nothing.md") == f'No matches found for "nothing.md" in {WS}'
-    run(env, "seq 1 150 | sed 's/^/hit /' > many.txt")
-    assert run(env, "search_file hit many.txt") == (f'More than 150 lines matched for "hit" in {WS}/many.txt. '
-                                                    "Please narrow your search.")
+    run(env, "seq 1 150 | sed 's/^/hit /' > many.txt")  # MLGym's 100-line limit never fires: all are printed
+    assert run(env, "search_file hit many.txt").split("\n") == [
+        f'Found 150 matches for "hit" in {WS}/many.txt:', *[f"Line {i}:hit {i}" for i in range(1, 151)],
+        f'End of matches for "hit" in {WS}/many.txt']
+    # names with spaces are printed whole (MLGym prints only the first word: a defect)
+    run(env, "mkdir -p 'sp ace' && echo needle > 'sp ace/a b.txt'")
+    assert run(env, "search_dir needle 'sp ace'").split("\n") == [
+        f'Found 1 matches for "needle" in {WS}/sp ace:', f"{WS}/sp ace/a b.txt (1 matches)",
+        f'End of matches for "needle" in {WS}/sp ace']
 
 
 def test_edit_and_insert(env):
@@ -125,7 +153,7 @@ def test_edit_and_insert(env):
                    "duplicate lines, etc). Edit the file again if necessary."]
     obs = run(env, "insert 0\nimport os\nend_of_insert").split("\n")
     assert obs[:3] == [f"[File: {WS}/m.py (7 lines total)]", "1:import os", "2:def f(x):"]
-    assert run(env, "cat m.py") == "import os\ndef f(x):\n    y = x + 1\n    return y\n\n\nprint(f(1))"
+    assert (env.workspace_host / "m.py").read_text() == "import os\ndef f(x):\n    y = x + 1\n    return y\n\n\nprint(f(1))\n"
     assert run(env, "edit 2\nfoo\nend_of_edit") == "Usage: edit <start_line>:<end_line>"
     assert run(env, "edit a:2\nfoo\nend_of_edit") == ("Usage: edit <start_line>:<end_line>\n"
                                                      "Error: start_line must be a number")
@@ -145,9 +173,9 @@ def test_lint_revert_shows_errors_and_both_versions(env):
     rule = "-------------------------------------------------"
     assert obs.split("\n") == [
         "Your proposed edit has introduced new syntax error(s). Please read this error message carefully and then "
-        "retry editing the file.", "", "ERRORS:", "- F821 undefined name 'undefined_thing'", "",
+        "retry editing the file.", "ERRORS:", "- F821 undefined name 'undefined_thing'",
         "This is how your edit would have looked if applied", rule, f"[File: {WS}/lint.py (2 lines total)]",
-        "1:def f(x):", "2:    return undefined_thing", rule, "",
+        "1:def f(x):", "2:    return undefined_thing", rule,
         "This is the original code before your edit", rule, f"[File: {WS}/lint.py (2 lines total)]",
         "1:def f(x):", "2:    return x", rule,
         "Your changes have NOT been applied. Please fix your edit command and try again.",
@@ -195,3 +223,46 @@ def test_no_file_open_messages(make_env):
     assert run(env, "scroll_down") == "No file open. Use the open command first."
     assert run(env, "edit 1:1\nx\nend_of_edit") == "No file open. Use the `open` command first."
     assert run(env, "search_file foo") == "No file open. Use the open command first."
+
+
+def test_observations_are_shown_as_mlgym_shows_them(env):
+    # empty lines, a trailing newline, CRLF and tqdm progress bars never reach the agent
+    assert run(env, "echo a; echo; echo b; echo") == "a\nb"
+    assert run(env, "printf 'x\\r\\ny\\r\\n'") == "x\ny"
+    assert run(env, "echo ' 50%|#####     | 5/10 [00:01<00:01,  4.2it/s]'; echo done") == "done"
+    # MLGym's container aliases ls='ls -F': folders end in /, executables (the read-only evaluator) in *
+    run(env, "mkdir -p lsdir")
+    listing = run(env, "ls").split("\n")
+    assert "evaluate.py*" in listing and "lsdir/" in listing and "strategy.py" in listing
+
+
+def test_edit_edge_cases(env):
+    run(env, "printf 'a\\nb\\nc\\n' > e.txt")
+    run(env, "open e.txt")
+    # line 0 and an end before start - 1 are refused, the file unchanged (MLGym: a bash error, or
+    # duplicated lines)
+    assert run(env, "edit 0:1\nX\nend_of_edit") == ("Usage: edit <start_line>:<end_line>\n"
+                                                   "Error: start_line must be at least 1")
+    assert run(env, "edit 3:1\nX\nend_of_edit") == ("Usage: edit <start_line>:<end_line>\n"
+                                                   "Error: end_line (1) must not be less than start_line - 1 (2)")
+    assert (env.workspace_host / "e.txt").read_text() == "a\nb\nc\n"
+    # end = start - 1 inserts before start, as in MLGym
+    assert run(env, "edit 2:1\nX\nend_of_edit").split("\n")[:5] == [
+        f"[File: {WS}/e.txt (4 lines total)]", "1:a", "2:X", "3:b", "4:c"]
+    # deleting every line leaves one empty line, and the viewer shows it
+    assert run(env, "edit 1:4\nend_of_edit").split("\n")[:2] == [f"[File: {WS}/e.txt (1 lines total)]", "1:"]
+    assert (env.workspace_host / "e.txt").read_text() == "\n"
+    # an edit that is not on the first line of the action is wrapped too (and the line before runs)
+    obs = run(env, "echo first\nedit 1:1\nY\nend_of_edit").split("\n")
+    assert obs[:3] == ["first", f"[File: {WS}/e.txt (1 lines total)]", "1:Y"]
+    obs = run(env, "edit 1:1\nP\nend_of_edit\ninsert 1\nQ\nend_of_insert").split("\n")
+    assert obs[-3:-1] == ["1:P", "2:Q"]
+    assert (env.workspace_host / "e.txt").read_text() == "P\nQ\n"
+
+
+def test_edit_in_a_read_only_folder_is_refused(env):
+    run(env, "mkdir -p rodir && echo q > rodir/f.txt && chmod 555 rodir")
+    run(env, "open rodir/f.txt")  # the file itself is writable; MLGym refuses (its backup copy fails)
+    assert run(env, "edit 1:1\nZ\nend_of_edit") == f"Error: You cannot edit read-only file {WS}/rodir/f.txt"
+    assert (env.workspace_host / "rodir" / "f.txt").read_text() == "q\n"
+    run(env, "chmod 755 rodir")

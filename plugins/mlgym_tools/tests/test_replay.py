@@ -43,6 +43,12 @@ def replay(name, short_tmp):
 
 def check_observations(recorded, replayed):
     assert [s["action"] for s in replayed["trajectory"]] == [s["action"] for s in recorded["trajectory"]]
+    # as in MLGym's published runs: no empty line in an observation, so none before the prompt's footer
+    for step in replayed["trajectory"]:
+        assert not step["observation"].endswith("\n") and "\n\n" not in step["observation"]
+    for item in recorded["history"]:
+        if item["role"] == "user":
+            assert "\n\n(Current Step:" not in item["content"] and "\n(Current Step:" in item["content"]
     for old, new in zip(recorded["trajectory"], replayed["trajectory"]):
         if old["action"] == "validate":  # the score line varies from run to run
             assert new["observation"].split("\n")[:2] == old["observation"].split("\n")[:2]
@@ -56,7 +62,7 @@ def test_always_zero_strategy_replays_to_expected_file_and_score(short_tmp):
     replayed, results = replay("battleOfSexes_always0.traj", short_tmp)
     check_observations(recorded, replayed)
     cat = next(s for s in replayed["trajectory"] if s["action"] == "cat strategy.py")
-    assert cat["observation"] == FINAL_STRATEGY
+    assert cat["observation"] == "\n".join(ln for ln in FINAL_STRATEGY.split("\n") if ln)  # empty lines dropped
     assert replayed["info"]["exit_status"] == "submitted"
     # opponent plays 1 in round 1, then our first move (0) with p=0.8: E = (0 + 9 * 0.8 * 2) / 10 = 1.44
     scores = [s["Score"] for s in results["agent"]]

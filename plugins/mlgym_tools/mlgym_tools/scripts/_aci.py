@@ -18,8 +18,8 @@ import subprocess
 import sys
 
 LINT_SELECT = "F821,F822,F831,E111,E112,E113,E999,E902"
-IMAGE_EXT = {".png", ".jpg", ".jpeg", ".gif", ".bmp", ".webp", ".tif", ".tiff", ".ico", ".svg", ".ppm", ".pgm"}
-IMAGE_MAGIC = (b"\x89PNG", b"\xff\xd8\xff", b"GIF87a", b"GIF89a")
+IMAGE_MAGIC = (b"\x89PNG", b"\xff\xd8\xff", b"GIF87a", b"GIF89a", b"II*\x00", b"MM\x00*", b"8BPS",
+               b"\x00\x00\x00\x0cjP  ")
 RULE = "-------------------------------------------------"
 
 
@@ -115,8 +115,9 @@ def new_errors(after, before, first, last, n_lines):
 
 
 def writable(path):
-    """Really writable: permission bits and mount (a read-only bind mount fails the open)."""
-    if not os.access(path, os.W_OK):
+    """Really writable: permission bits and mount (a read-only bind mount fails the open), and in a
+    writable folder (MLGym refuses there too: its editor first copies the file next to itself)."""
+    if not os.access(path, os.W_OK) or not os.access(os.path.dirname(os.path.abspath(path)), os.W_OK):
         return False
     try:
         with open(path, "r+b"):
@@ -144,12 +145,20 @@ def change(path, first, last, new, cur, window, kind):
     if not writable(path):
         emit(cur, [f"Error: You cannot edit read-only file {path}"])
         return 1
+    if kind == "edit" and (first < 1 or last < first - 1):
+        # MLGym: line 0 aborts its editor with a bash error; an end line before start - 1 duplicates
+        # the lines in between. Both are refused here, the file unchanged.
+        why = "start_line must be at least 1" if first < 1 else \
+            f"end_line ({last}) must not be less than start_line - 1 ({first - 1})"
+        emit(cur, ["Usage: edit <start_line>:<end_line>", f"Error: {why}"])
+        return 1
     original_bytes = open(path, "rb").read()
     lines = read_lines(path)
     is_py = path.endswith(".py")
     before = lint(path) if is_py else None
     updated = lines[:first - 1] + new + lines[last:]
     write_lines(path, updated)
+    updated = updated or [""]  # deleting every line leaves one empty line, as in MLGym
     errors = []
     if is_py and before is not None:
         errors = new_errors(lint(path), before, first, last, len(new))
@@ -189,16 +198,24 @@ def change(path, first, last, new, cur, window, kind):
 
 
 def is_image(path):
-    if os.path.splitext(path)[1].lower() in IMAGE_EXT:
-        return True
+    """An image by content, as `file --mime-type` says image/* (MLGym's test); the name does not count."""
     try:
         with open(path, "rb") as f:
-            head = f.read(16)
+            head = f.read(1024)
     except OSError:
         return False
+    if head.startswith(IMAGE_MAGIC):
+        return True
     if head.startswith(b"RIFF"):
         return head[8:12] == b"WEBP"
-    return head.startswith(IMAGE_MAGIC)
+    if head.startswith(b"BM") and len(head) >= 18:
+        return int.from_bytes(head[14:18], "little") in (12, 40, 52, 56, 64, 108, 124)
+    if head[4:12] in (b"ftypavif", b"ftypheic", b"ftypheix", b"ftypmif1"):
+        return True
+    if len(head) >= 3 and head[0:1] == b"P" and head[1:2] in b"1234567" and head[2:3] in b" \t\r\n":
+        return True
+    text = head.lstrip()
+    return text.startswith(b"<svg") or (text.startswith(b"<?xml") and b"<svg" in head)
 
 
 def cmd_state(open_file, working_dir):
@@ -222,8 +239,7 @@ def main(argv):
         if op == "view":
             cmd_view(argv[2], int(argv[3]), int(argv[4]))
         elif op == "edit":
-            first, last = max(1, int(argv[3])), int(argv[4])
-            return change(argv[2], first, max(last, first - 1), read_stdin_lines(), int(argv[5]), int(argv[6]),
+            return change(argv[2], int(argv[3]), int(argv[4]), read_stdin_lines(), int(argv[5]), int(argv[6]),
                           "edit")
         elif op == "insert":
             after = int(argv[3])

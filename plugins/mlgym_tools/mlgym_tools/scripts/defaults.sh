@@ -32,6 +32,16 @@ _print_window() {
     _mlgym_aci view "$CURRENT_FILE" "$CURRENT_LINE" "$WINDOW"
 }
 
+# An image by content, as MLGym tests it (`file --mime-type` says image/*); without `file`, the
+# helper checks the same signatures.
+_mlgym_is_image() {
+    if command -v file >/dev/null 2>&1; then
+        file -b --mime-type "$1" 2>/dev/null | grep -q image
+    else
+        "$_MLGYM_PY" "$_MLGYM_TOOLS/_aci.py" is_image "$1"
+    fi
+}
+
 _mlgym_no_file() {
     if [ -z "$CURRENT_FILE" ]; then
         echo "No file open. Use the open command first."
@@ -64,7 +74,7 @@ open() {
         echo "File $1 not found"
         return
     fi
-    if "$_MLGYM_PY" "$_MLGYM_TOOLS/_aci.py" is_image "$1"; then
+    if _mlgym_is_image "$1"; then
         echo "Error: $1 is an image file. Current environment does not support image viewing."
         return
     fi
