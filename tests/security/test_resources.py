@@ -1,0 +1,79 @@
+"""The resource envelope of an episode: memory, disk, tmpfs, pids, CPU; each tried for real."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from .conftest import needs_bwrap, out
+
+pytestmark = needs_bwrap
+
+HOG = "python3 -c \"b = []\nwhile True: b.append(b'x' * (32 << 20))\"; echo rc=$?"
+
+
+def test_a_memory_hog_is_stopped_at_the_tasks_memory_limit(start_sandbox):
+    box = start_sandbox(memory_gb=0.25)
+    if "memory" not in box.envelope.applied:
+        pytest.skip(f"no memory cgroup here: {box.envelope.missing.get('memory')}")
+    res = box.run(HOG, 60)
+    assert not res.timed_out and "rc=0" not in res.output
+    assert "rc=137" in res.output or "MemoryError" in res.output, res.output[-500:]
+    assert out(box, "echo alive").strip() == "alive"
+
+
+def test_fallocate_of_5g_in_the_workspace_fails(start_sandbox):
+    box = start_sandbox()
+    res = box.run("fallocate -l 5G big; echo rc=$?; truncate -s 5G sparse; echo rc=$?", 30)
+    assert res.output.count("rc=0") == 0, res.output
+    for name in ("big", "sparse"):
+        p = box.workspace_host / name
+        assert not p.exists() or p.stat().st_size < 5 << 30
+    assert "file_size" in box.envelope.applied
+
+
+def test_tmpfs_writes_beyond_their_size_fail(start_sandbox):
+    box = start_sandbox(memory_gb=0.25)  # /tmp, /home, /dev/shm: 256 MiB; /run: 64 MiB
+    res = box.run("head -c 100M /dev/zero > /run/big; echo rc=$?; du -sm /run | cut -f1; "
+                  "head -c 300M /dev/zero > /dev/shm/big; echo rc=$?; rm -f /dev/shm/big", 60)
+    assert "No space left on device" in res.output and "rc=0" not in res.output, res.output
+    assert int(res.output.split("rc=1")[1].split()[0]) <= 64
+    df = out(box, "df -k /tmp /home /dev/shm /run").splitlines()[1:]
+    sizes = {ln.split()[-1]: int(ln.split()[1]) for ln in df}
+    assert sizes["/run"] <= 64 << 10 and max(sizes.values()) <= 256 << 10, sizes
+
+
+def test_dev_is_read_only(start_sandbox):
+    box = start_sandbox()
+    res = box.run("echo x > /dev/stash; echo rc=$?; echo fine > /dev/null; echo rc=$?", 10)
+    assert "rc=1" in res.output and res.output.strip().endswith("rc=0"), res.output
+
+
+def test_cpu_and_pids_limits_are_applied_where_cgroups_allow(start_sandbox):
+    box = start_sandbox(cpus=0.5, pids=64)
+    env = box.envelope.record()
+    if os.geteuid() != 0:
+        assert {"pids", "cpu"} <= set(env["applied"]) | set(env["not_applied"])
+        return
+    assert env["applied"]["cpu"] == "cgroup cpu.cfs_quota_us=50000/100000"
+    assert env["applied"]["pids"] == "cgroup pids.max=64"
+    res = box.run("for i in $(seq 100); do sleep 5 & done 2>&1 | grep -c 'fork: retry\\|Resource' ; "
+                  "jobs -p | wc -l", 30)
+    assert int(res.output.split()[-1]) < 64, res.output
+
+
+def test_run_json_records_the_envelope(tmp_path):
+    pytest.importorskip("mlgym_tasks_games")
+    import json
+    from pathlib import Path
+
+    from mlgym_core.run import RunSpec, run_episode
+
+    traj = tmp_path / "t.traj"
+    traj.write_text(json.dumps({"trajectory": [{"action": "echo hi"}]}))
+    rec = run_episode(RunSpec(task="battleOfSexes", agent="replay", output=str(tmp_path / "runs"), max_steps=3,
+                              agent_options={"trajectory": str(traj)}))
+    saved = json.loads((Path(rec["run_dir"]) / "run.json").read_text())["resources"]
+    assert "file_size" in saved["applied"] and "disk_total" in saved["not_applied"]
+    assert ("memory" in saved["applied"]) == (os.geteuid() == 0) or "memory" in saved["not_applied"]
