@@ -310,6 +310,48 @@ def replay_cmd(trajectory: str, task: str, runtime: str, max_steps: int, seed: i
                     short_timeout=short_timeout, training_timeout=training_timeout, devices=_devices(task, devices)))
 
 
+@cli.command("export")
+@click.argument("run_dirs", nargs=-1, required=True, type=click.Path(exists=True, file_okay=False))
+@click.option("--format", "fmt", type=click.Choice(["inspect"]), default="inspect", show_default=True,
+              help="inspect: inspect_ai eval logs (inspect view shows them).")
+@click.option("--output", default="logs", show_default=True, type=click.Path(file_okay=False),
+              help="Folder for the logs (inspect's default log folder is ./logs).")
+def export_cmd(run_dirs: tuple[str, ...], fmt: str, output: str) -> None:
+    """Export runs (run directories or folders of them) as inspect_ai eval logs, one per task and method."""
+    from .export_inspect import export_inspect
+
+    for path in export_inspect(run_dirs, output):
+        click.echo(str(path))
+
+
+@cli.command("grade")
+@click.option("--task", required=True, help="Task id (or plugin/id).")
+@click.argument("directory", type=click.Path(exists=True, file_okay=False))
+@click.option("--scale", default="default", show_default=True, help="smoke | full | default")
+@click.option("--runtime", default="local", show_default=True)
+@click.option("--devices", default=None, help="GPU ids for the grader, e.g. 0 (default: as for run).")
+@click.option("--json-out", "json_out", type=click.Path(dir_okay=False), default=None,
+              help="Where to write the result JSON (default: grade-<taskId>.json here).")
+def grade_cmd(task: str, directory: str, scale: str, runtime: str, devices: str | None, json_out: str | None) -> None:
+    """Grade a folder of artifacts (e.g. submission.csv) with the task's pristine evaluator, in the grading sandbox."""
+    from .grade_dir import grade_directory
+    from .progress import human
+    from .records import write_json
+
+    rec = grade_directory(task, directory, scale=scale, runtime=runtime, devices=_devices(task, devices))
+    out = Path(json_out or f"grade-{rec['task']}.json")
+    write_json(out, rec)
+    if rec["error"]:
+        click.echo(f"mlgym: error: {rec['error']}", err=True)
+        click.echo(f"result    {out}")
+        sys.exit(1)
+    for k, v in rec["metrics"].items():
+        base = rec["baseline"].get(k)
+        mark = "  (priority metric)" if k == rec["metric"] else ""
+        click.echo(f"{k:<20} {human(v):>12}   baseline {human(base)}{mark}")
+    click.echo(f"result    {out}")
+
+
 def _devices(task: str, devices: str | None) -> tuple[str, ...]:
     """``--devices`` as given; else as many of the host's GPUs as the task asks for (none: CPU)."""
     if devices is not None:
