@@ -174,3 +174,36 @@ def test_gpu_devices_are_bound_only_when_assigned(tmp_path):
     assert "--dev-bind-try /dev/nvidia1 /dev/nvidia1" in two and "/dev/nvidia3" in two
     assert "/dev/nvidia0" not in two and "--dev-bind-try /dev/nvidiactl" in two
     assert "CUDA_VISIBLE_DEVICES 1,3" in two
+
+
+def test_no_mlgym_package_metadata_in_the_sandbox(env):
+    """Nothing under the bound Python roots names an mlgym distribution: no dist-info (RECORD's
+    hashes of hidden files), no editable-install hooks pointing at the source tree."""
+    import site
+
+    code = ("import importlib.metadata as m\n"
+            "print('DISTS', sorted(str(d.metadata['Name']) for d in m.distributions() "
+            "if 'mlgym' in str(d.metadata['Name']).lower()))\n"
+            "try:\n    import mlgym_core\n    print('IMPORTED')\nexcept ImportError:\n    print('NO-CORE')")
+    res = sh(env, f"python -c \"{code}\"")
+    assert "DISTS []" in res and "NO-CORE" in res, res
+    globs = " ".join(f"{d}/* {d}/*.dist-info/* {d}/__pycache__/*"
+                     for d in [*site.getsitepackages(), os.path.join(sys.prefix, "bin")])
+    found = sh(env, f"grep -s -l -i mlgym {globs} | head; echo END")
+    assert found.strip().endswith("END") and found.strip() == "END", found
+
+
+def test_a_venv_under_tmp_keeps_its_python_in_the_sandbox(tmp_path):
+    """A venv under /tmp (or /home) is bound after the sandbox's tmpfs mounts (issue 11 item 5)."""
+    import subprocess
+
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", "--without-pip", str(venv)], check=True)
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    script = ("from pathlib import Path\nfrom mlgym_core.default_runtimes import LocalRuntime\n"
+              "from mlgym_core.sandbox import SandboxConfig\n"
+              f"box = LocalRuntime(isolation='bwrap').start(SandboxConfig(workspace=Path('{ws}')))\n"
+              "print(box.run(\"python -c 'import numpy, sys; print(sys.prefix)'\", 30).output)\nbox.close()\n")
+    res = subprocess.run([str(venv / "bin" / "python"), "-c", script], capture_output=True, text=True, timeout=120)
+    assert res.stdout.strip().splitlines()[-1] == str(venv), (res.stdout, res.stderr[-2000:])
