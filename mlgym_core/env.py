@@ -136,7 +136,8 @@ class MLGymEnv(gym.Env[str, str]):
             self._spare = _prestarter().submit(self._build_sandbox)
         self.current_step = 0
         self.scores = []
-        self.best: float | None = self.spec_task.baseline_scores.get(self.spec_task.metric)
+        self.baseline = self.spec_task.baseline_for(self.task.scale)  # the baseline of the scale that runs
+        self.best: float | None = self.baseline.get(self.spec_task.metric)
         self.exit_status = ""
         self.submission = None
         self.cwd = WORKSPACE
@@ -317,7 +318,7 @@ class MLGymEnv(gym.Env[str, str]):
         else:
             reward = self._record(metrics)
             obs = (f"Your code produced a valid submission artefact at {path}.\n"
-                   f"Baseline Score: {dict(self.spec_task.baseline_scores)}\nEvaluation Score: {metrics}")
+                   f"Baseline Score: {self.baseline}\nEvaluation Score: {metrics}")
         info = self._info(t0)
         info["timings"]["eval_s"] = time.perf_counter() - t_eval
         return obs, reward, False, False, info

@@ -136,6 +136,8 @@ def run_episode(spec: RunSpec, *, env: MLGymEnv | None = None, on_step: Any = No
     from .registry import get_agent, get_model_backend, get_task
 
     task_spec = get_task(spec.task)
+    spec = spec.model_copy(update={"scale": task_spec.resolve_scale(spec.scale)})  # never "default" on record
+    baseline = task_spec.baseline_for(spec.scale)
     agent_spec = get_agent(spec.agent)
     if agent_spec.uses_model and not spec.model:
         raise ConfigError(f"agent '{agent_spec.name}' needs --model BACKEND:NAME")
@@ -165,7 +167,7 @@ def run_episode(spec: RunSpec, *, env: MLGymEnv | None = None, on_step: Any = No
                  "metric": task_spec.metric, "higher_is_better": task_spec.higher_is_better},
         "agent": agent_spec.qualified, "model": spec.model, "runtime": spec.runtime, "isolation": None,
         "seed": spec.seed, "max_steps": spec.max_steps, "scale": spec.scale, "exit_status": "",
-        "scores": [], "baseline": dict(task_spec.baseline_scores), "steps": 0,
+        "scores": [], "baseline": baseline, "steps": 0,
         "timings": {"started": started.isoformat(), "ended": None, "wall_s": None},
         "cost": {}, "versions": {"mlgym-core": __version__, task_spec.plugin: task_spec.plugin_version,
                                  agent_spec.plugin: agent_spec.plugin_version},
@@ -239,7 +241,7 @@ def run_episode(spec: RunSpec, *, env: MLGymEnv | None = None, on_step: Any = No
         if vals:
             record["best_score"] = max(vals) if task_spec.higher_is_better else min(vals)
             record["last_score"] = vals[-1]
-        write_json(run_dir / "results.json", {"agent": scores, "baseline": dict(task_spec.baseline_scores)})
+        write_json(run_dir / "results.json", {"agent": scores, "baseline": baseline})
         write_json(run_dir / "run.json", record)
         if own_env:
             env.close()

@@ -12,9 +12,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from .errors import DescriptorError
+from .errors import DescriptorError, MlgymError
 
 _FROZEN = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
 
@@ -44,6 +44,18 @@ class Resources(BaseModel):
     pids: int = 1024
 
 
+class ScaleBaseline(BaseModel):
+    """The baseline measured at one scale of a task: mean scores, their standard errors, how many runs."""
+
+    model_config = _FROZEN
+    scores: Mapping[str, float]
+    stderr: Mapping[str, float] = Field(default_factory=dict)
+    """Standard error of each mean in ``scores`` (0 when repeated runs gave the same value)."""
+    runs: int | None = None
+    note: str = ""
+    """How it was measured (machine, command)."""
+
+
 class TaskSpec(_Spec):
     """A benchmark task, loaded from ``tasks/<id>/task.yaml`` in a plugin package."""
 
@@ -59,6 +71,9 @@ class TaskSpec(_Spec):
     """Priority metric: the key of the evaluator's JSON output used for ranking."""
     higher_is_better: bool = True
     baseline_scores: Mapping[str, float] = Field(default_factory=dict)
+    """Baseline of the first scale in ``scales`` (MLGym's published baseline for its tasks)."""
+    scale_baselines: Mapping[str, ScaleBaseline] = Field(default_factory=dict)
+    """Baselines of the other scales (e.g. ``smoke``), measured there; never the first scale's."""
     baseline_command: str | None = None
     """Command the ``baseline`` agent runs before submitting (None: submit the starter as is)."""
     starter_files: tuple[str, ...] = ()
@@ -82,7 +97,8 @@ class TaskSpec(_Spec):
     requirements: tuple[str, ...] = ()
     resources: Resources = Resources()
     network: bool = False
-    scales: tuple[str, ...] = ("default",)
+    scales: tuple[str, ...] = ("full",)
+    """Scales the task runs at; the first is the default (``--scale default``), MLGym's own setting."""
     factory: str | None = None
     """``module:callable`` that builds the live :class:`~mlgym_core.task.Task` (default: core's)."""
     files: Any = None
@@ -91,6 +107,30 @@ class TaskSpec(_Spec):
     @property
     def key(self) -> str:
         return self.id
+
+    def resolve_scale(self, scale: str | None = None) -> str:
+        """The scale a run uses: ``default`` (or None) is the first of ``scales``; an unknown one raises."""
+        if scale in (None, "", "default"):
+            return self.scales[0] if self.scales else "full"
+        if scale not in self.scales:
+            raise MlgymError(f"task '{self.id}' has no scale '{scale}' (scales: {', '.join(self.scales)})")
+        return scale
+
+    def baseline_for(self, scale: str | None = None) -> dict[str, float]:
+        """Baseline scores at ``scale`` (resolved); {} when none was measured at that scale."""
+        scale = self.resolve_scale(scale)
+        if scale in self.scale_baselines:
+            return dict(self.scale_baselines[scale].scores)
+        return dict(self.baseline_scores) if not self.scales or scale == self.scales[0] else {}
+
+    @model_validator(mode="after")
+    def _scale_baselines_ok(self) -> TaskSpec:
+        for scale in self.scale_baselines:
+            if scale not in self.scales or scale == self.scales[0]:
+                raise ValueError(f"scale_baselines: '{scale}' must be one of the other scales "
+                                 f"({', '.join(self.scales[1:]) or 'none'}); the first scale's baseline is "
+                                 "baseline_scores")
+        return self
 
     @field_validator("id")
     @classmethod

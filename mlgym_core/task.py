@@ -13,6 +13,7 @@ import importlib.util
 import json
 import math
 import os
+import re
 import shutil
 from collections.abc import Iterator
 from contextlib import ExitStack
@@ -53,10 +54,8 @@ class Task:
     """Default behaviour of a task; everything comes from its TaskSpec and task folder."""
 
     def __init__(self, spec: TaskSpec, scale: str = "default") -> None:
-        if scale not in spec.scales and not (scale == "default" and spec.scales):
-            raise MlgymError(f"task '{spec.id}' has no scale '{scale}' (scales: {', '.join(spec.scales)})")
         self.spec = spec
-        self.scale = spec.scales[0] if scale == "default" else scale
+        self.scale = spec.resolve_scale(scale)
         self._stack = ExitStack()
         self._folder: Path | None = None
 
@@ -81,10 +80,15 @@ class Task:
         return {f"{WORKSPACE}/data": d} if d is not None else {}
 
     def description(self) -> str:
-        """The prompt text, with ``{dataset_docs}`` expanded."""
+        """The prompt text, with ``{dataset_docs}`` expanded and ``{baseline:<metric>}`` replaced by the
+        baseline of that metric at the scale being run (4 significant digits)."""
         text = self.spec.description
         if "{dataset_docs}" in text:
             text = text.replace("{dataset_docs}", self.dataset_docs())
+        if "{baseline:" in text:
+            base = self.spec.baseline_for(self.scale)
+            text = re.sub(r"\{baseline:([^}]+)\}",
+                          lambda m: f"{base[m.group(1)]:.4g}" if m.group(1) in base else "(not measured)", text)
         return text
 
     def dataset_docs(self) -> str:
