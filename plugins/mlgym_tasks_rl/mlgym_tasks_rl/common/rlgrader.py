@@ -5,34 +5,33 @@ actions sampled from the policy, returns summed until an episode ends or the fra
 reached; prints ``{"Reward Mean": ..., "Reward Std": ...}`` over the 6,400 returns.
 
 The agent's code (``src/networks.py``, and the pickled checkpoints, which are code too) is
-loaded only in a worker process. The worker receives observations and answers with actions;
-this process steps the gymnax environments, checks the actions and sums the rewards, and
-forbids other processes to inspect it. Nothing the worker prints reaches our standard output.
+loaded only in a worker started by ``mlgym_worker`` (a nested sandbox that sees the agent's
+files and the Python install, never this process or the grader's folder). The worker receives
+observations and answers with actions over a private pipe; this process steps the gymnax
+environments, checks the actions and sums the rewards. Nothing the worker prints reaches our
+standard output.
 """
 
 from __future__ import annotations
 
-import ctypes
 import glob
 import importlib
 import importlib.util
 import json
 import math
-import os
-import struct
-import subprocess
 import sys
-import tempfile
 import types
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 NUM_CHECKPOINTS = 5
 NUM_SEEDS = 5
 NUM_ENVS = 256
+READY_TIMEOUT = 600.0  # imports, jit of the network, loading the checkpoints
+STEP_TIMEOUT = 120.0
 
 WORKER = r"""
-import importlib, importlib.util, json, os, pickle, struct, sys, types
+import importlib, importlib.util, os, pickle, sys, types
 def defer_import(name):
     # a stand-in that imports the real module on first attribute use (gymnax imports seaborn and
     # matplotlib, for rendering only, at import time: seconds per start)
@@ -51,25 +50,8 @@ defer_import("seaborn")
 defer_import("matplotlib.pyplot")
 folder, config_path, env_name = sys.argv[1:4]
 checkpoints = sys.argv[4:]
-proto_out = os.fdopen(os.dup(1), "wb")
-proto_in = os.fdopen(os.dup(0), "rb")
-devnull = os.open(os.devnull, os.O_RDONLY)
-os.dup2(devnull, 0)
-os.dup2(2, 1)  # the agent's prints go to stderr, never into the protocol
-sys.stdout = sys.stderr
 sys.path.insert(0, folder)
-
-def send(header, payload=b""):
-    h = json.dumps(header).encode()
-    proto_out.write(struct.pack("<II", len(h), len(payload)) + h + payload)
-    proto_out.flush()
-
-def recv():
-    n = proto_in.read(8)
-    if len(n) < 8:
-        raise SystemExit(0)
-    hl, pl = struct.unpack("<II", n)
-    return json.loads(proto_in.read(hl)), proto_in.read(pl)
+import mlgym_worker
 
 class Config(dict):
     def __getattr__(self, name):
@@ -108,27 +90,25 @@ try:
         params.append(ckpt["network"])
     act = jax.jit(lambda p, o, k: model.apply(p, o, rng=k)[1].sample(seed=k))
 except BaseException as exc:
-    import traceback
-    traceback.print_exc()
-    send({"error": f"cannot build the policy: {type(exc).__name__}: {exc}"})
+    mlgym_worker.send_error(f"cannot build the policy: {type(exc).__name__}: {exc}")
     raise SystemExit(1)
-send({"ready": True})
+channel.send({"ready": True})
 rng = jax.random.PRNGKey(0)
-while True:
-    header, payload = recv()
+
+def act_all(header, payload):
+    global rng
     obs = np.frombuffer(payload, dtype=header["wire"]).reshape(header["shape"]).astype(header["dtype"])
     try:
         actions = []
-        for i, p in enumerate(params):
+        for p in params:
             rng, key = jax.random.split(rng)
-            actions.append(np.asarray(act(p, obs[i], key)))
+            actions.append(np.asarray(act(p, obs[len(actions)], key)))
         out = np.ascontiguousarray(np.stack(actions))
     except BaseException as exc:
-        import traceback
-        traceback.print_exc()
-        send({"error": f"the policy raised {type(exc).__name__}: {exc}"})
-        raise SystemExit(1)
-    send({"dtype": out.dtype.str, "shape": list(out.shape)}, out.tobytes())
+        raise RuntimeError(f"the policy raised {type(exc).__name__}: {exc}") from None
+    return {"dtype": out.dtype.str, "shape": list(out.shape)}, out.tobytes()
+
+mlgym_worker.serve(act_all)
 """
 
 
@@ -151,49 +131,24 @@ class GradingError(Exception):
     pass
 
 
-def _no_inspection() -> None:
-    """Forbid other processes (the agent's worker) to ptrace us or read /proc/<pid>/mem and fds."""
-    try:
-        ctypes.CDLL(None, use_errno=True).prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE = 0
-    except (OSError, AttributeError):
-        pass
-
-
-def _read_exact(f: BinaryIO, n: int) -> bytes:
-    data = f.read(n)
-    if len(data) < n:
-        raise EOFError
-    return data
-
-
 class Worker:
-    """The agent's policy in a separate process, spoken to through pipes."""
+    """The agent's policy in a ``mlgym_worker`` worker, spoken to through private pipes."""
 
     def __init__(self, folder: Path, config: Path, env_name: str, checkpoints: list[Path]) -> None:
-        self.log = tempfile.TemporaryFile()
-        env = dict(os.environ, XLA_PYTHON_CLIENT_PREALLOCATE="false")  # no up-front grab of 75% of a GPU
-        self.proc = subprocess.Popen(
-            [sys.executable, "-I", "-c", WORKER, str(folder), str(config), env_name, *map(str, checkpoints)],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.log, cwd=str(folder), close_fds=True,
-            env=env)
+        import mlgym_worker
 
-    def _recv(self) -> tuple[dict[str, Any], bytes]:
-        try:
-            hl, pl = struct.unpack("<II", _read_exact(self.proc.stdout, 8))  # type: ignore[arg-type]
-            header = json.loads(_read_exact(self.proc.stdout, hl))  # type: ignore[arg-type]
-            payload = _read_exact(self.proc.stdout, pl)  # type: ignore[arg-type]
-        except (EOFError, ValueError, struct.error):
-            raise GradingError("the policy worker exited or answered garbage" + self.log_tail()) from None
-        if not isinstance(header, dict):
-            raise GradingError("the policy worker answered garbage" + self.log_tail())
-        if "error" in header:
-            raise GradingError(str(header["error"]) + self.log_tail())
-        return header, payload
+        self.error = mlgym_worker.WorkerError
+        self.w = mlgym_worker.spawn(WORKER, [str(folder), str(config), env_name, *map(str, checkpoints)],
+                                    code=str(folder), gpus=True,
+                                    env={"XLA_PYTHON_CLIENT_PREALLOCATE": "false"})  # no up-front grab of a GPU
 
     def wait_ready(self) -> None:
-        header, _ = self._recv()
+        try:
+            header, _ = self.w.recv(timeout=READY_TIMEOUT)
+        except self.error as exc:
+            raise GradingError(str(exc)) from None
         if header.get("ready") is not True:
-            raise GradingError("the policy worker did not start properly" + self.log_tail())
+            raise GradingError("the policy worker did not start properly" + self.w.log_tail())
 
     def act(self, obs: Any) -> Any:
         import numpy as np
@@ -201,35 +156,18 @@ class Worker:
         wire = obs
         if obs.dtype != np.uint8 and np.array_equal(obs, obs.astype(bool)):
             wire = obs.astype(np.uint8)  # binary observations (MinAtar): 4x less to send
-        h = json.dumps({"dtype": obs.dtype.str, "wire": wire.dtype.str, "shape": list(obs.shape)}).encode()
-        payload = np.ascontiguousarray(wire).tobytes()
         try:
-            self.proc.stdin.write(struct.pack("<II", len(h), len(payload)) + h + payload)  # type: ignore[union-attr]
-            self.proc.stdin.flush()  # type: ignore[union-attr]
-        except (BrokenPipeError, OSError):
-            raise GradingError("the policy worker exited" + self.log_tail()) from None
-        header, payload = self._recv()
+            header, payload = self.w.request({"dtype": obs.dtype.str, "wire": wire.dtype.str, "shape": list(obs.shape)},
+                                             np.ascontiguousarray(wire).tobytes(), timeout=STEP_TIMEOUT)
+        except self.error as exc:
+            raise GradingError(str(exc)) from None
         try:
             return np.frombuffer(payload, dtype=np.dtype(header["dtype"])).reshape(header["shape"])
         except (KeyError, TypeError, ValueError) as exc:
             raise GradingError(f"the policy worker answered a malformed action array: {exc}") from None
 
-    def log_tail(self, n: int = 3000) -> str:
-        """The end of the worker's stderr, each line prefixed so that none parses as a metrics line."""
-        try:
-            self.log.seek(0, os.SEEK_END)
-            size = self.log.tell()
-            self.log.seek(max(0, size - n))
-            text = self.log.read().decode("utf-8", "replace")
-        except OSError:
-            return ""
-        lines = [f"  worker| {ln}" for ln in text.splitlines()[-40:]]
-        return ("\n--- policy worker output (end) ---\n" + "\n".join(lines)) if lines else ""
-
     def close(self) -> None:
-        self.proc.kill()
-        self.proc.wait()
-        self.log.close()
+        self.w.close()
 
 
 def fail(message: str) -> None:
@@ -332,7 +270,6 @@ def evaluate(env_name: str, max_frames: int, argv: list[str] | None = None) -> N
     parser.add_argument("--config_fname", default="config.yaml",
                         help="configuration at the workspace root (default: config.yaml)")
     args = parser.parse_args(argv)
-    _no_inspection()
     folder = Path.cwd()
     # nothing of the workspace is imported here (its src/ is for the worker only)
     sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != folder.resolve()]
