@@ -15,7 +15,7 @@ import signal
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from contextlib import AbstractContextManager
 from pathlib import Path
 
@@ -94,6 +94,20 @@ def run_capped(argv: list[str], *, env: dict[str, str], cwd: str | None, timeout
         text = f"[mlgym: the first {out.dropped} bytes of the evaluator's output were dropped]\n" + text
     return GradeResult(text, proc.returncode, timed_out, time.monotonic() - t0,
                        stderr=err.finish().decode("utf-8", "replace"), dropped=out.dropped)
+
+
+def keep_tail(chunks: Iterable[bytes], cap: int) -> tuple[bytes, int]:
+    """The last ``cap`` bytes of a stream of chunks, and how many bytes before them were dropped."""
+    buf, dropped = bytearray(), 0
+    for chunk in chunks:
+        buf += chunk
+        if len(buf) > 2 * cap:
+            dropped += len(buf) - cap
+            del buf[:len(buf) - cap]
+    if len(buf) > cap:
+        dropped += len(buf) - cap
+        del buf[:len(buf) - cap]
+    return bytes(buf), dropped
 
 
 def _rmtree(p: Path) -> None:

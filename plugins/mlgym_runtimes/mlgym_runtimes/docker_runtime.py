@@ -23,6 +23,7 @@ from typing import Any
 
 from mlgym_core import GradeConfig, GradeResult, SandboxConfig, SandboxError
 from mlgym_core.cgroups import proc_start as _proc_start
+from mlgym_core.grading import OUTPUT_CAP, STDERR_CAP, keep_tail
 from mlgym_core.sandbox import AGENT_HOME, SERVICES_DIR, TOOLS_DIR, WORKSPACE
 from mlgym_core.shell import _BOOTSTRAP, PersistentShell, ShellDied, ShellResult
 
@@ -422,12 +423,16 @@ class DockerRuntime:
                 timed_out = True
                 c.kill()
                 rc = int(c.wait(timeout=30)["StatusCode"])
-            out = c.logs(stdout=True, stderr=False).decode("utf-8", "replace")
-            if rc != 0 and not out.strip():
-                out = c.logs(stdout=False, stderr=True).decode("utf-8", "replace")[-4000:]
+            # streamed and capped: the host never holds the whole output (the engine's log may)
+            out, dropped = keep_tail(c.logs(stdout=True, stderr=False, stream=True), OUTPUT_CAP)
+            err, _ = keep_tail(c.logs(stdout=False, stderr=True, stream=True), STDERR_CAP)
         finally:
             try:
                 c.remove(force=True)
             except Exception:
                 pass
-        return GradeResult(out, rc, timed_out, time.monotonic() - t0)
+        text = out.decode("utf-8", "replace")
+        if dropped:
+            text = f"[mlgym: the first {dropped} bytes of the evaluator's output were dropped]\n" + text
+        return GradeResult(text, rc, timed_out, time.monotonic() - t0, stderr=err.decode("utf-8", "replace"),
+                           dropped=dropped)
