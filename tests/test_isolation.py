@@ -135,11 +135,12 @@ def test_fork_bomb_is_contained(env):
     try:
         obs = e.step("b() { b | b & }; b")[0]
         assert isinstance(obs, str)
-        assert e.step("echo survived")[0].strip() == "survived"
+        after = e.step("echo survived")[0]
+        assert after.strip() == "survived", after[-2000:]
     finally:
         e.close()
     host_procs = sum(1 for p in os.listdir("/proc") if p.isdigit())
-    assert host_procs < 2000
+    assert host_procs < 2000, host_procs
 
 
 def test_pristine_grader_even_if_the_agent_edits_its_copy_without_bwrap(monkeypatch):
