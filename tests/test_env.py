@@ -189,9 +189,18 @@ def test_max_steps_must_be_a_positive_integer(bad):
 
 
 def _new_processes(before: set[int]) -> set[int]:
+    """Processes below this one, not in ``before``, still running (zombies are dead: under pytest, a
+    child subreaper, an orphaned bwrap helper waits there to be reaped)."""
     from mlgym_core.shell import descendants
 
-    return set(descendants(os.getpid())) - before
+    def running(pid: int) -> bool:
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+        except (OSError, IndexError):
+            return False
+
+    return {p for p in set(descendants(os.getpid())) - before if running(p)}
 
 
 def test_reset_failing_before_the_sandbox_starts_leaves_nothing(tmp_path):
