@@ -7,6 +7,7 @@ import functools
 import os
 import shutil
 import signal
+import stat
 import sys
 import tempfile
 import time
@@ -73,7 +74,7 @@ def _etc_dir() -> Path:
     users = [("agent", SANDBOX_UID)] + ([("agent", uids.agent), ("grader", uids.grader), ("agent-code", uids.code)]
                                         if uids else [])
     stamp = hashlib.sha1(repr([(n, _mtime(Path("/etc") / n)) for n in ETC_ALLOW] + users).encode()).hexdigest()[:10]
-    d = Path(tempfile.gettempdir()) / f"mlgym-etc-{os.getuid()}-{stamp}"
+    d = _private_dir() / f"etc-{stamp}"
     if (d / "group").exists():
         return d
     tmp = Path(tempfile.mkdtemp(prefix=d.name + ".", dir=d.parent))
@@ -95,6 +96,23 @@ def _etc_dir() -> Path:
         tmp.rename(d)
     except OSError:  # another process built it first
         shutil.rmtree(tmp, ignore_errors=True)
+    return d
+
+
+def _private_dir() -> Path:
+    """This uid's folder of prebuilt sandbox parts (/etc, empty masks): 0700 and ours, so no other
+    local user can plant what sandboxes bind (a predictable name in /tmp alone would let them)."""
+    d = Path(tempfile.gettempdir()) / f"mlgym-{os.getuid()}"
+    try:
+        d.mkdir(mode=0o700)
+    except FileExistsError:
+        pass
+    st = d.lstat()
+    if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.getuid() or st.st_mode & 0o077:
+        from .errors import SandboxError
+
+        raise SandboxError(f"{d}: not a private folder of uid {os.getuid()} (owner {st.st_uid}, mode "
+                           f"{stat.S_IMODE(st.st_mode):o}); remove it")
     return d
 
 
@@ -136,20 +154,34 @@ def _scandir(p: Path) -> list[os.DirEntry[str]]:
 
 
 @functools.cache
-def _empty_file() -> str:
-    d = Path(tempfile.gettempdir()) / f"mlgym-empty-{os.getuid()}"
+def _empty(kind: str) -> str:
+    """An empty read-only file or folder (made once) to bind over what must not be seen."""
+    d = _private_dir() / f"empty-{kind}"
     if not d.exists():
         tmp = d.with_name(f"{d.name}.{os.getpid()}")
-        tmp.write_bytes(b"")
-        tmp.chmod(0o444)
-        tmp.replace(d)
+        if kind == "dir":
+            tmp.mkdir()
+            tmp.chmod(0o555)
+        else:
+            tmp.write_bytes(b"")
+            tmp.chmod(0o444)
+        try:
+            tmp.rename(d)
+        except OSError:  # another process made it first
+            _rm_any(tmp)
     return str(d)
 
 
+def _rm_any(p: Path) -> None:
+    if p.is_dir():
+        p.rmdir()
+    else:
+        p.unlink()
+
+
 def _mask_argv(kind: str, path: str) -> list[str]:
-    if kind == "dir":
-        return ["--perms", "0555", "--size", "4096", "--tmpfs", path, "--remount-ro", path]
-    return ["--ro-bind", _empty_file(), path]
+    """Cover ``path`` with an empty read-only folder or file (one bind: cheaper than a tmpfs)."""
+    return ["--ro-bind", _empty(kind), path]
 
 
 def bwrap_argv(bwrap: str, *, workspace: Path, ro_binds: dict[str, Path], read_only: tuple[str, ...],
