@@ -352,6 +352,27 @@ def grade_cmd(task: str, directory: str, scale: str, runtime: str, devices: str 
     click.echo(f"result    {out}")
 
 
+@cli.command("view")
+@click.argument("run_dirs", nargs=-1, required=True, type=click.Path(exists=True))
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (keep it local).")
+@click.option("--port", default=8765, show_default=True, type=int, help="Port (0: any free one).")
+@click.option("--poll", "poll_s", default=2.0, show_default=True, type=float,
+              help="Seconds between the page's checks for new steps and runs.")
+def view_cmd(run_dirs: tuple[str, ...], host: str, port: int, poll_s: float) -> None:
+    """Serve the HTML report and trajectory viewer of RUN_DIRS on localhost; the page follows running episodes."""
+    from .view import ViewServer
+
+    server = ViewServer(run_dirs, host=host, port=port, poll_s=poll_s)
+    click.echo(f"mlgym view: serving {server.url} (Ctrl-C to stop)", err=False)
+    sys.stdout.flush()
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.close()
+
+
 def _devices(task: str, devices: str | None) -> tuple[str, ...]:
     """``--devices`` as given; else as many of the host's GPUs as the task asks for (none: CPU)."""
     if devices is not None:
