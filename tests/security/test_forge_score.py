@@ -4,6 +4,7 @@ never become a score. Real episodes of the local runtime; each test fails if the
 from __future__ import annotations
 
 import json
+import pickle
 import subprocess
 import sys
 import textwrap
@@ -160,3 +161,44 @@ def test_a_200_mb_grader_output_is_capped_on_the_host(echo_task):
     assert quiet["scores"] == flood["scores"] == [{"Score": 2.5}]  # the metrics after the flood still count
     grown_mb = (flood["maxrss_kb"] - quiet["maxrss_kb"]) / 1024
     assert grown_mb < 64, f"the host process grew by {grown_mb:.0f} MB reading 200 MB of grader output"
+
+
+NETWORK = '''
+import jax
+import jax.numpy as jnp
+
+
+class Uniform:
+    def __init__(self, shape):
+        self.shape = shape
+
+    def sample(self, seed):
+        forge()
+        return jax.random.uniform(seed, self.shape, minval=-1.0, maxval=1.0)
+
+
+class Model:
+    def apply(self, params, obs, rng=None):
+        return jnp.zeros(obs.shape[0]), Uniform((obs.shape[0], 1))
+
+
+def get_model_ready(rng, config):
+    return Model(), {}
+'''
+
+
+@needs_bwrap
+def test_an_rl_network_cannot_forge_the_reward(tmp_path):
+    pytest.importorskip("mlgym_tasks_rl")
+    ws = tmp_path / "from"
+    (ws / "src").mkdir(parents=True)
+    (ws / "src" / "networks.py").write_text(forge_code('{"Reward Mean": 1000000.0, "Reward Std": 0.0}') + NETWORK)
+    (ws / "config.yaml").write_text("train_config:\n  env_name: MountainCarContinuous-v0\n")
+    (ws / "checkpoints").mkdir()
+    for i in range(5):
+        with open(ws / "checkpoints" / f"config-42-{i}.pkl", "wb") as f:
+            pickle.dump({"network": {}}, f)
+    with episode("rlMountainCarContinuous", scale="smoke", workspace_from=str(ws)) as env:
+        obs, metrics = validate(env)
+        assert metrics is not None, obs
+        assert metrics["Reward Mean"] < 100, obs  # uniform random actions score about -6.7
