@@ -10,6 +10,8 @@ takes the next entry of ``script``:
 * ``{"cut": true, "content": ...}``: the reply (or stream) stops half-way and the connection closes;
 * ``{"raw": str}``: a 200 response whose body is ``raw``;
 * ``{"delay": seconds, ...}``: wait first (client timeouts);
+* ``{"gate": threading.Event, ...}``: wait until the test sets the event (at most 120 s), so a test can
+  look at a run while it is held at a known point;
 * a plain string: shorthand for ``{"content": string}``.
 
 With ``repeat=True`` the last entry answers every request after the script ends; otherwise such
@@ -67,6 +69,8 @@ class ScriptedServer:
                     entry = {"content": entry}
                 if entry.get("delay"):
                     time.sleep(float(entry["delay"]))
+                if entry.get("gate") is not None:  # a threading.Event the test sets when it is ready
+                    entry["gate"].wait(120)
                 if "status" in entry:
                     err = {"message": entry.get("message", f"scripted error {entry['status']}"),
                            "type": entry.get("type", "error"), "code": entry.get("code")}

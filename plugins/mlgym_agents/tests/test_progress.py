@@ -12,58 +12,24 @@ import subprocess
 import sys
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
 
-class GatedFailingServer:
-    """Answers every chat request with HTTP 500; the second request waits until ``release()``,
-    so a test can check that the first retry was shown before the run went on."""
-
-    def __init__(self) -> None:
-        self.gate = threading.Event()
-        self.requests = 0
-        outer = self
-
-        class H(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *a):
-                pass
-
-            def do_POST(self):  # noqa: N802
-                self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                outer.requests += 1
-                if outer.requests > 1:
-                    outer.gate.wait(60)
-                body = json.dumps({"error": {"message": "upstream exploded", "type": "server_error"}}).encode()
-                self.send_response(500)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), H)
-        self.httpd.daemon_threads = True
-        self.base_url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
-        threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
-
-    def close(self) -> None:
-        self.gate.set()
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
-
 @pytest.fixture
-def failing():
-    s = GatedFailingServer()
-    yield s
-    s.close()
+def failing(server):
+    """HTTP 500 for every request; the second one is held until ``failing.gate`` is set, so a test can check
+    that the first retry was shown before the run went on."""
+    gate = threading.Event()
+    err = {"status": 500, "message": "upstream exploded", "type": "server_error"}
+    srv = server([err, {**err, "gate": gate}, err])
+    srv.gate = gate
+    yield srv
+    gate.set()
 
 
-def _env(srv: GatedFailingServer) -> dict:
+def _env(srv) -> dict:
     env = dict(os.environ, OPENAI_BASE_URL=srv.base_url, OPENAI_API_KEY="sk-test", MLGYM_MODEL_MAX_RETRIES="2",
                MLGYM_MODEL_RETRY_WAIT="0.01", MLGYM_STRICT_PLUGINS="1", COLUMNS="200")
     env.pop("MLGYM_LOAD_PLUGINS", None)
@@ -85,7 +51,7 @@ def test_retries_stream_as_plain_lines_and_the_summary_names_the_reason(failing,
             if "HTTP 500" in line and "retrying" in line:
                 break
         assert "attempt 1 of 3" in seen[-1], seen
-        assert p.poll() is None and failing.requests <= 2
+        assert p.poll() is None and len(failing.requests) <= 2
         failing.gate.set()
         rest, err = p.communicate(timeout=120)
     finally:

@@ -10,7 +10,6 @@ import subprocess
 import sys
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -23,48 +22,6 @@ CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
 REPLIES = ["DISCUSSION\nLook at the partner.\n```\ncat target.py\n```",
            "DISCUSSION\nSecond look, after the gate.\n```\necho second-step-marker\n```",
            "DISCUSSION\nDone.\n```\nsubmit\n```"]
-
-
-class GatedServer:
-    """Chat completions from REPLIES; the second one waits until ``gate`` is set."""
-
-    def __init__(self) -> None:
-        self.gate = threading.Event()
-        self.n = 0
-        outer = self
-
-        class H(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *a):
-                pass
-
-            def do_POST(self):  # noqa: N802
-                self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                k = min(outer.n, len(REPLIES) - 1)
-                outer.n += 1
-                if k == 1:
-                    outer.gate.wait(120)
-                body = json.dumps({"id": f"c{k}", "object": "chat.completion", "created": 0, "model": "m",
-                                   "choices": [{"index": 0, "finish_reason": "stop",
-                                                "message": {"role": "assistant", "content": REPLIES[k]}}],
-                                   "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15}})
-                data = body.encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), H)
-        self.httpd.daemon_threads = True
-        self.base_url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
-        threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
-
-    def close(self) -> None:
-        self.gate.set()
-        self.httpd.shutdown()
-        self.httpd.server_close()
 
 
 def _wait_for(cond, timeout: float, what: str) -> None:
@@ -101,10 +58,11 @@ def driver():
     d.quit()
 
 
-def test_view_follows_a_running_episode_without_a_reload(driver, tmp_path):
+def test_view_follows_a_running_episode_without_a_reload(server, driver, tmp_path):
     from selenium.webdriver.common.by import By
 
-    srv = GatedServer()
+    gate = threading.Event()
+    srv = server([REPLIES[0], {"content": REPLIES[1], "gate": gate}, REPLIES[2]])
     runs = tmp_path / "runs"
     env = dict(os.environ, OPENAI_BASE_URL=srv.base_url, OPENAI_API_KEY="sk-test", MLGYM_STRICT_PLUGINS="1")
     env.pop("MLGYM_LOAD_PLUGINS", None)
@@ -113,7 +71,7 @@ def test_view_follows_a_running_episode_without_a_reload(driver, tmp_path):
                          env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     view = None
     try:
-        _wait_for(lambda: _steps(runs) >= 1 and srv.n >= 2, 120, "the episode's first step")
+        _wait_for(lambda: _steps(runs) >= 1 and len(srv.requests) >= 2, 120, "the episode's first step")
         view = ViewServer([runs], poll_s=0.3).start()
         driver.get(view.url)
         driver.execute_script("window.__mlgymMarker = 42;")  # gone if the page navigates or reloads
@@ -126,7 +84,7 @@ def test_view_follows_a_running_episode_without_a_reload(driver, tmp_path):
             raise AssertionError(f"{driver.get_log('browser')} {driver.find_element(By.ID, 'viewer').text[:500]}")
         assert len(driver.find_elements(By.CSS_SELECTOR, "#steps .step")) == 1
         assert "second-step-marker" not in driver.find_element(By.ID, "viewer").text
-        srv.gate.set()  # the episode goes on: step 2, then submit
+        gate.set()  # the episode goes on: step 2, then submit
         _wait_for(lambda: "second-step-marker" in driver.find_element(By.ID, "viewer").text, 60,
                   "the new step in the open viewer")
         assert driver.execute_script("return window.__mlgymMarker;") == 42  # no reload, no navigation
@@ -137,6 +95,6 @@ def test_view_follows_a_running_episode_without_a_reload(driver, tmp_path):
     finally:
         if p.poll() is None:
             p.kill()
-        srv.close()
+        gate.set()
         if view is not None:
             view.close()
