@@ -92,3 +92,19 @@ def test_result_files_are_readable_by_others(tmp_path):
     for name in ("run.json", "t.traj"):
         assert stat.S_IMODE((tmp_path / name).stat().st_mode) == 0o666 & ~old
     assert stat.S_IMODE((tmp_path / "run.json").stat().st_mode) & 0o044 or old & 0o044
+
+
+def test_library_warnings_during_a_run_go_to_the_run_log(tmp_path, capfd):
+    import warnings
+
+    from mlgym_core.progress import log_to
+
+    stop = log_to(tmp_path / "run.log")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("always")
+            warnings.warn("No artists with labels found to put in legend", UserWarning)
+    finally:
+        stop()
+    assert "No artists with labels" in (tmp_path / "run.log").read_text()
+    assert "No artists" not in capfd.readouterr().err
