@@ -18,6 +18,9 @@ import pytest
 from mlgym_core import WORKSPACE
 from mlgym_core.default_runtimes import LocalRuntime
 from mlgym_core.env import MLGymEnv
+from mlgym_tasks_tabular import synthetic
+
+from .conftest import real_data
 
 PATS = ".leak-patterns"
 FAKE = '{"rmse": 0.0, "r2": 1.0, "accuracy": 1.0}'
@@ -33,8 +36,8 @@ SHADOWS = {name: f"print({FAKE!r})\nraise SystemExit(0)\n"
 def episode(tabular_env):
     envs, work = [], tempfile.mkdtemp(prefix="tl-")
 
-    def start(task_id):
-        env = MLGymEnv(task_id, runtime=LocalRuntime(isolation="bwrap"), work_dir=work, max_steps=30)
+    def start(task_id, scale):
+        env = MLGymEnv(task_id, runtime=LocalRuntime(isolation="bwrap"), work_dir=work, max_steps=30, scale=scale)
         envs.append(env)
         env.reset(seed=0)
         assert env.isolation == "bwrap"
@@ -93,18 +96,27 @@ def assert_self_reported_scores_ignored(env, honest_submission, metric, honest_m
     assert all(s[metric] <= honest_max for s in env.scores)
 
 
-def test_house_prices_answers_stay_with_the_grader(episode):
+# Kaggle's files when present, else the synthetic data: the layout code is the same for both, and each
+# whole-filesystem search takes tens of seconds, so one scale per run.
+SCALE = "full" if real_data() else "smoke"
+
+
+@pytest.mark.parametrize("scale", [SCALE])
+def test_house_prices_answers_stay_with_the_grader(episode, scale):
     import pandas as pd
 
-    env = episode("regressionKaggleHousePrice")
+    env = episode("regressionKaggleHousePrice", scale)
     assert sh(env, "ls data").split() == ["test.csv", "train.csv", "validation.csv"]
     assert sh(env, "head -1 data/test.csv | grep -c SalePrice").strip() == "0"
     answer = env.task.grader_binds()[f"{WORKSPACE}/data"] / "answer.csv"
     answer_lines = answer.read_text().splitlines()[1:]
     test_ids = {line.split(",")[0] for line in answer_lines}
-    raw = Path(os.environ["MLGYM_DATA_DIR"]) / "kaggle_house_prices" / "train.csv"
-    raw_lines = [ln for ln in raw.read_text().splitlines()[1:] if ln.split(",")[0] in test_ids]
-    assert len(answer_lines) == len(raw_lines) == 292
+    if scale == "full":
+        raw = (Path(os.environ["MLGYM_DATA_DIR"]) / "kaggle_house_prices" / "train.csv").read_text()
+    else:  # the whole generated table, labels included
+        raw = synthetic.house_prices().to_csv(index=False)
+    raw_lines = [ln for ln in raw.splitlines()[1:] if ln.split(",")[0] in test_ids]
+    assert len(answer_lines) == len(raw_lines) == {"full": 292, "smoke": 100}[scale]
     assert_nothing_reachable(env, answer_lines + raw_lines, 1, ("answer.csv",))
     test = pd.read_csv(env.task.data_dir() / "test.csv")
     mean = pd.read_csv(env.task.data_dir() / "train.csv")["SalePrice"].mean()
@@ -112,17 +124,18 @@ def test_house_prices_answers_stay_with_the_grader(episode):
     assert_self_reported_scores_ignored(env, honest, "r2", 0.01)
 
 
-def test_titanic_ground_truth_stays_with_the_grader(episode):
+@pytest.mark.parametrize("scale", [SCALE])
+def test_titanic_ground_truth_stays_with_the_grader(episode, scale):
     import pandas as pd
 
-    env = episode("titanicSurvival")
+    env = episode("titanicSurvival", scale)
     assert sh(env, "ls data").split() == ["test.csv", "train.csv"]
     assert sh(env, "head -1 data/test.csv | grep -c Survived").strip() == "0"
     truth = env.task.grader_binds()[f"{WORKSPACE}/data"] / "ground_truth.csv"
     lines = truth.read_text().splitlines()[1:]
-    assert len(lines) == 418
-    # "892,0"-style lines are short: flag any file holding at least 40 of the 418 answer lines
-    assert_nothing_reachable(env, lines, 40, ("ground_truth.csv", "gender_submission.csv"))
+    assert len(lines) == {"full": 418, "smoke": 120}[scale]
+    # "892,0"-style lines are short: flag any file holding at least a tenth of the answer lines
+    assert_nothing_reachable(env, lines, len(lines) // 10, ("ground_truth.csv", "gender_submission.csv"))
     test = pd.read_csv(env.task.data_dir() / "test.csv")
     truth_df = pd.read_csv(truth).set_index("PassengerId")
     wrong = 1 - truth_df.loc[test["PassengerId"], "Survived"].to_numpy()

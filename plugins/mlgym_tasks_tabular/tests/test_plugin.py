@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from mlgym_core import make_task
+from mlgym_core import DataUnavailableError, make_task
 from mlgym_core.checks import check_dataset, check_task, run_checks
 from mlgym_core.testing import list_plugins_json
-from mlgym_tasks_tabular import plugin
-from mlgym_tasks_tabular.tabular import DatasetUnavailableError, HOUSE_PRICES_HUB
+from mlgym_tasks_tabular import plugin, synthetic
+from mlgym_tasks_tabular.tabular import HOUSE_PRICES_HUB
+
+from .conftest import needs_real_data
 
 TASKS = list(plugin.register_tasks())
 DATASETS = list(plugin.register_datasets())
@@ -71,16 +74,23 @@ def test_l1_has_no_baseline_script_but_states_the_baseline():
     assert (Path(str(l1.files)) / "evaluate.py").read_bytes() == (Path(str(main.files)) / "evaluate.py").read_bytes()
 
 
-def test_house_prices_split_is_mlgyms(tabular_env):
+def _house_prices_layout(scale):
+    """The prepared House Prices files: the agent's three CSVs and the grader's answers, checked by name."""
     import pandas as pd
 
-    task = make_task(spec("regressionKaggleHousePrice"))
+    task = make_task(spec("regressionKaggleHousePrice"), scale)
     task.prepare()
     data, grader = task.data_dir(), task.grader_binds()["/home/agent/workspace/data"]
     assert sorted(p.name for p in data.iterdir()) == ["test.csv", "train.csv", "validation.csv"]
     assert sorted(p.name for p in grader.iterdir()) == ["answer.csv"]
-    train, val, test = (pd.read_csv(data / f) for f in ("train.csv", "validation.csv", "test.csv"))
-    answer = pd.read_csv(grader / "answer.csv")
+    frames = [pd.read_csv(data / f) for f in ("train.csv", "validation.csv", "test.csv")]
+    task.close()
+    return (*frames, pd.read_csv(grader / "answer.csv"))
+
+
+@needs_real_data
+def test_house_prices_split_is_mlgyms(tabular_env):
+    train, val, test, answer = _house_prices_layout("full")
     assert (len(train), len(val), len(test)) == (1022, 146, 292)
     assert "SalePrice" not in test.columns and list(answer.columns) == ["Id", "SalePrice"]
     assert list(answer["Id"]) == list(test["Id"])
@@ -89,9 +99,9 @@ def test_house_prices_split_is_mlgyms(tabular_env):
     assert len(ids[0] | ids[1] | ids[2]) == 1460
     # the first test rows of train_test_split(random_state=42) on Kaggle's file
     assert list(test["Id"][:5]) == [893, 1106, 414, 523, 1037]
-    task.close()
 
 
+@needs_real_data
 def test_titanic_layout(tabular_env):
     import warnings
 
@@ -114,21 +124,64 @@ def test_titanic_layout(tabular_env):
     task.close()
 
 
+def test_smoke_scale_lays_out_synthetic_data_like_the_real_one(tabular_env):
+    import pandas as pd
+
+    train, val, test, answer = _house_prices_layout("smoke")
+    assert (len(train), len(val), len(test)) == (350, 50, 100)  # MLGym's split of 500 rows
+    assert len(train.columns) == 81 and train.columns[0] == "Id" and train.columns[-1] == "SalePrice"
+    assert list(test.columns) == list(train.columns[:-1]) and list(answer["Id"]) == list(test["Id"])
+    kinds = {name: kind for name, kind, _, _ in synthetic.HOUSE_COLUMNS}
+    for col in train.columns[1:-1]:  # integers stay integers, gaps make floats, text stays text
+        assert train[col].dtype.kind == {"i": "i", "f": "f", "c": "O"}[kinds[col]] or \
+            (kinds[col] == "c" and pd.api.types.is_string_dtype(train[col])), col
+    assert train["LotFrontage"].isna().any() and train["Alley"].isna().mean() > 0.8
+    titanic = make_task(spec("titanicSurvival"), "smoke")
+    titanic.prepare()
+    data, grader = titanic.data_dir(), titanic.grader_binds()["/home/agent/workspace/data"]
+    train, test = pd.read_csv(data / "train.csv"), pd.read_csv(data / "test.csv")
+    assert list(train.columns) == ["PassengerId", "Survived", "Pclass", "Name", "Sex", "Age", "SibSp", "Parch",
+                                   "Ticket", "Fare", "Cabin", "Embarked"]
+    assert list(test.columns) == [c for c in train.columns if c != "Survived"]
+    truth = pd.read_csv(grader / "ground_truth.csv")
+    assert list(truth.columns) == ["PassengerId", "Survived"]
+    assert list(truth["PassengerId"]) == list(test["PassengerId"])
+    titanic.close()
+
+
+@needs_real_data
+def test_synthetic_schema_is_the_real_files_schema(tabular_env):
+    """Same columns in the same order, same dtypes once written and read back as CSV."""
+    import io
+
+    import pandas as pd
+
+    root = Path(tabular_env["MLGYM_DATA_DIR"])
+
+    def schema(frame):
+        frame = pd.read_csv(io.StringIO(frame.to_csv(index=False)))
+        return [(c, frame[c].dtype.kind) for c in frame.columns]
+
+    assert schema(synthetic.house_prices()) == schema(pd.read_csv(root / "kaggle_house_prices" / "train.csv"))
+    for frame, name in zip(synthetic.titanic(), ("train.csv", "test.csv", "ground_truth.csv")):
+        assert schema(frame) == schema(pd.read_csv(root / "titanic" / name)), name
+
+
 def test_missing_house_prices_names_dataset_hub_and_path(tabular_env, tmp_path, monkeypatch):
     monkeypatch.setenv("MLGYM_DATA_DIR", str(tmp_path))
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    with pytest.raises(DatasetUnavailableError) as exc:
+    with pytest.raises(DataUnavailableError) as exc:
         make_task(spec("regressionKaggleHousePrice")).prepare()
     msg = str(exc.value)
-    assert "kaggle_house_prices" in msg and HOUSE_PRICES_HUB in msg
-    assert str(tmp_path / "kaggle_house_prices" / "train.csv") in msg and "\n" not in msg
+    assert "kaggle_house_prices" in msg and HOUSE_PRICES_HUB in msg and "HF_HUB_OFFLINE=1" in msg
+    assert str(tmp_path / "kaggle_house_prices") in msg and "\n" not in msg and "--scale smoke" in msg
 
 
 def test_wrong_house_prices_file_is_refused(tabular_env, tmp_path, monkeypatch):
     (tmp_path / "kaggle_house_prices").mkdir()
     (tmp_path / "kaggle_house_prices" / "train.csv").write_text("Id,SalePrice\n1,100\n2,200\n")
     monkeypatch.setenv("MLGYM_DATA_DIR", str(tmp_path))
-    with pytest.raises(DatasetUnavailableError, match="expected 1460 rows"):
+    with pytest.raises(DataUnavailableError, match="expected 1460 rows"):
         make_task(spec("regressionKaggleHousePrice")).prepare()
 
 
@@ -136,5 +189,29 @@ def test_missing_titanic_files_are_named(tabular_env, tmp_path, monkeypatch):
     (tmp_path / "titanic").mkdir()
     (tmp_path / "titanic" / "train.csv").write_text("PassengerId,Survived\n1,0\n")
     monkeypatch.setenv("MLGYM_DATA_DIR", str(tmp_path))
-    with pytest.raises(DatasetUnavailableError, match=r"test.csv, ground_truth.csv missing from .*titanic"):
+    with pytest.raises(DataUnavailableError, match=r"titanic lacks test.csv, ground_truth.csv; set MLGYM_DATA_DIR"):
         make_task(spec("titanicSurvival")).prepare()
+
+
+@pytest.mark.parametrize("hub", ["offline", "unreachable"])
+def test_a_run_without_data_fails_before_its_run_directory(tabular_env, tmp_path, hub):
+    """No local files and no usable hub: one line saying what to set, a non-zero exit, no run directory,
+    and no hub retries (an unreachable hub is probed once, never called)."""
+    import socket
+
+    env = {**os.environ, "MLGYM_HOME": str(tmp_path / "home"), "MLGYM_DATA_DIR": str(tmp_path / "empty")}
+    if hub == "offline":
+        env["HF_HUB_OFFLINE"] = "1"
+    else:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            env["HF_ENDPOINT"] = f"http://127.0.0.1:{s.getsockname()[1]}"  # closed: connections are refused
+    res = subprocess.run([sys.executable, "-c", "from mlgym_core.cli import main; main()", "run", "--task",
+                          "regressionKaggleHousePrice", "--agent", "baseline", "--output", str(tmp_path / "runs")],
+                         capture_output=True, text=True, env=env, timeout=120)
+    assert res.returncode != 0
+    (line,) = [ln for ln in res.stderr.splitlines() if ln.strip()]
+    assert line.startswith("mlgym: error: dataset 'kaggle_house_prices': no local copy")
+    assert ("HF_HUB_OFFLINE=1" if hub == "offline" else "does not answer at http://127.0.0.1") in line
+    assert "MLGYM_DATA_DIR=/path" in line and "Retrying" not in res.stderr
+    assert not (tmp_path / "runs").exists() and not (tmp_path / "home" / "tasks_tabular").exists()
