@@ -63,6 +63,7 @@ class Episode:
         self.observation = ""
         self.info: dict[str, Any] = {}
         self.on_step = on_step
+        self.model_calls: list[dict[str, Any]] = []
 
     # -- used by agents --------------------------------------------------------------------
     @property
@@ -79,6 +80,9 @@ class Episode:
         s["total_cost"] = round(s["total_cost"] + cost, 8)
         s["task_cost"] = s["total_cost"]
         s["api_calls"] += 1
+        # per call, for the report's viewer (run.json): the step it chose, i.e. the next step's index
+        self.model_calls.append({"step": len(self.traj["trajectory"]), "tokens_sent": int(tokens_sent),
+                                 "tokens_received": int(tokens_received), "cost": cost})
 
     def step(self, action: str, *, thought: str = "", response: str = "", state: str | None = None,
              ) -> tuple[str, float, bool, bool, dict[str, Any]]:
@@ -233,7 +237,8 @@ def run_episode(spec: RunSpec, *, env: MLGymEnv | None = None, on_step: Any = No
         if not reason and error is not None and not isinstance(error, (KeyboardInterrupt, _Interrupted)):
             reason = f"{type(error).__name__}: {error}"
         record.update(exit_status=env.exit_status, exit_reason=reason, scores=scores,
-                      steps=len(episode.traj["trajectory"]), cost=dict(episode.stats))
+                      steps=len(episode.traj["trajectory"]), cost=dict(episode.stats),
+                      model_calls=episode.model_calls)
         record["warnings"].extend(str(w) for w in (getattr(model, "warnings", None) or ()))
         record["timings"].update(ended=ended.isoformat(), wall_s=round(time.perf_counter() - t0, 3))
         metric = task_spec.metric

@@ -57,7 +57,7 @@ def test_page_is_self_contained(page):
     text = html.read_text()
     assert "http://" not in text.replace("http://www.w3.org/2000/svg", "")
     assert "https://" not in text
-    assert text.count("data:image/png;base64,") == 5
+    assert text.count("data:image/png;base64,") == 7
 
 
 def test_loads_without_console_errors(page):
@@ -77,7 +77,7 @@ def test_tables_show_the_numbers_of_the_json(page):
             cell = driver.find_element(By.CSS_SELECTOR, f'#summary td[data-method="{method}"][data-key="{key}"]')
             want = entry[key]
             if key == "mean_rank_best_attempt":
-                assert cell.text == f"{want:.2f}"
+                assert cell.text == _fmt(want)  # 4 significant digits
             elif key == "aup_best_attempt":
                 assert cell.text.startswith(_fmt(want))
                 assert float(cell.get_attribute("data-value")) == want
@@ -121,3 +121,24 @@ def test_trajectory_opens_on_click_and_search_filters(page):
     assert [s.is_displayed() for s in steps] == [False, True]
     errors = [e for e in driver.get_log("browser") if e["level"] in ("SEVERE", "ERROR")]
     assert errors == []
+
+
+def test_viewer_shows_per_call_tokens_cost_and_the_messages(page):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    driver, _, _ = page
+    search = driver.find_element(By.ID, "search")
+    search.clear()
+    search.send_keys("default_openai_gpt-4o-mytask-0")
+    (row,) = [r for r in driver.find_elements(By.CSS_SELECTOR, "#runs tbody tr") if r.is_displayed()]
+    row.click()
+    WebDriverWait(driver, 10).until(ec.presence_of_element_located((By.CSS_SELECTOR, "#steps .step")))
+    calls = [c.text for c in driver.find_elements(By.CSS_SELECTOR, "#steps .step .calls")]
+    assert calls == ["call 1: 500 tokens sent, 50 received, $0.001750", "call 1: 300 tokens sent, 30 received, "
+                     "$0.001050", "call 1: 200 tokens sent, 20 received, $0.0007000"]
+    messages = driver.find_element(By.CSS_SELECTOR, "#viewer details.messages")
+    assert "Messages sent to the model (7, the history)" in messages.text
+    messages.find_element(By.TAG_NAME, "summary").click()
+    assert "SETTING: the system prompt" in messages.text and "TASK: minimise the loss" in messages.text

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -11,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from . import metrics as fm
-from .loader import Run
+from .loader import DEFAULT_SCALE, Run
 from .tasks import TaskInfo, installed_tasks, resolve
 
 BASELINE = "baseline"
@@ -78,17 +79,107 @@ class Built:
     """Runs of each compared method (all of them, not only the first k)."""
     baseline_source: dict[str, str]
     warnings: list[str]
+    scale: str = DEFAULT_SCALE
+    excluded: list[dict[str, Any]] = field(default_factory=list)
+    """Runs left out of every table: interrupted ones and infrastructure failures, with the reason."""
+    others: dict[str, Built] = field(default_factory=dict)
+    """The same report for each other scale found among the runs (never pooled with this one)."""
 
 
-def _status_label(status: str | None) -> str:
+_EXC_STATUS = re.compile(r"^(\w+), .*, \((\w+)\)$", re.DOTALL)
+_UNKNOWN = re.compile(r"^unknown_error \((\w+)")
+
+
+def status_key(status: str | None) -> str:
+    """An exit status as a short constant: MLGym's statuses as they are; an evaluator's exception
+    (``<Class>, <message>, (<action>)``) as ``<Class> (<action>)``; ``unknown_error (<Class>: ...)``
+    as ``unknown_error (<Class>)``. The full text is kept apart (``exit_status_texts``)."""
     if status is None:
         return "unknown"
-    return status or "unknown_error"
+    if not status:
+        return "unknown_error"
+    m = _EXC_STATUS.match(status)
+    if m:
+        return f"{m.group(1)} ({m.group(2)})"
+    m = _UNKNOWN.match(status)
+    if m:
+        return f"unknown_error ({m.group(1)})"
+    return status
+
+
+ACTION_KINDS = (("Edit", ("edit", "insert", "create")), ("View", ("open", "goto", "scroll_up", "scroll_down")),
+                ("Search", ("search_dir", "search_file", "find_file", "grep", "find")),
+                ("Validate", ("validate",)), ("Submit", ("submit",)),
+                ("Python", ("python", "python3", "torchrun", "accelerate", "deepspeed")),
+                ("Memory", ("memory_write", "memory_read")), ("Literature", ("literature_search", "parse_pdf_url")),
+                ("Exit", ("exit_context", "exit_cost", "exit_error", "exit_format", "exit_api", "exit_forfeit",
+                          "skip")))
+_KIND_OF = {word: kind for kind, words in ACTION_KINDS for word in words}
+
+
+def action_kind(action: str) -> str:
+    """The command kind of an action (the paper's action-distribution categories; "Bash" otherwise)."""
+    words = action.strip().split()
+    return _KIND_OF.get(words[0], "Bash") if words else "Bash"
+
+
+def _split_scales(runs: Sequence[Run],
+                  installed_scales: dict[str, str]) -> tuple[dict[str, list[Run]], list[dict[str, Any]]]:
+    """Runs by scale ("default" resolved with the task's first scale), and the excluded ones."""
+    by_scale: dict[str, list[Run]] = defaultdict(list)
+    excluded: list[dict[str, Any]] = []
+    for run in runs:
+        if run.scale == "default":
+            run.scale = installed_scales.get(run.task, DEFAULT_SCALE)
+        reason = "interrupted" if run.interrupted else (
+            f"infrastructure failure: {run.infra_failure}" if run.infra_failure else None)
+        if reason:
+            excluded.append({"run": str(run.path), "method": run.method, "task": run.task, "scale": run.scale,
+                             "reason": reason})
+        else:
+            by_scale[run.scale].append(run)
+    return by_scale, excluded
 
 
 def build(runs: Sequence[Run], k: int = 4, methods: Sequence[str] | None = None,
           warnings: list[str] | None = None, installed: dict[str, TaskInfo] | None = None) -> Built:
-    """Group runs into methods and tasks and compute both score tables.
+    """Group runs by scale, then into methods and tasks, and compute both score tables per scale.
+
+    Runs of different scales are never pooled: the first scale (``full`` when present) is the main
+    report, the others are in ``others``. Interrupted runs and infrastructure failures (the run
+    crashed, the runtime or the evaluator failed, the data was unavailable) are left out and
+    listed in ``excluded``; they are not agent failures.
+    """
+    warnings = [] if warnings is None else warnings
+    if installed is None:
+        installed = installed_tasks(warnings)
+    by_scale, excluded = _split_scales(runs, _installed_scales())
+    if excluded:
+        kinds = Counter("interrupted" if e["reason"] == "interrupted" else "infrastructure failure" for e in excluded)
+        warnings.append(f"left out {len(excluded)} run(s) that say nothing of the agent: "
+                        + ", ".join(f"{n} {kind}" for kind, n in sorted(kinds.items())) + " (see 'excluded')")
+    order = sorted(by_scale, key=lambda sc: (sc != DEFAULT_SCALE, sc)) or [DEFAULT_SCALE]
+    main = _build_scale(by_scale.get(order[0], []), k, methods, warnings, installed, "")
+    main.scale, main.excluded = order[0], excluded
+    for sc in order[1:]:
+        other = _build_scale(by_scale[sc], k, methods, warnings, installed, f"scale {sc}: ")
+        other.scale = sc
+        main.others[sc] = other
+    return main
+
+
+def _installed_scales() -> dict[str, str]:
+    try:
+        from ..registry import collect
+
+        return {spec.id: spec.scales[0] for spec in collect("tasks") if spec.scales}
+    except Exception:
+        return {}
+
+
+def _build_scale(runs: Sequence[Run], k: int, methods: Sequence[str] | None, warnings: list[str],
+                 installed: dict[str, TaskInfo], where: str) -> Built:
+    """Both score tables over runs of one scale.
 
     Each (method, task) cell uses its first ``k`` runs by run index (``_run_<k>`` suffix, else
     name); a run with no score still takes one of the k places. The baseline comes from the
@@ -97,9 +188,7 @@ def build(runs: Sequence[Run], k: int = 4, methods: Sequence[str] | None = None,
     Our runs of an agent literally named ``baseline`` are relabelled ``baseline-agent`` so they
     do not collide with the baseline row.
     """
-    warnings = [] if warnings is None else warnings
-    if installed is None:
-        installed = installed_tasks(warnings)
+    warnings_before = len(warnings)
     by_task: dict[str, list[Run]] = defaultdict(list)
     for run in runs:
         if run.method == BASELINE:
@@ -166,6 +255,8 @@ def build(runs: Sequence[Run], k: int = 4, methods: Sequence[str] | None = None,
         costs.append(sum(vals) / len(vals) if vals else None)
     costs.append(None)
     table = ScoreTable(names, tuple(infos), ba, bs, tuple(costs), k, per_run)
+    if where:
+        warnings[warnings_before:] = [where + w for w in warnings[warnings_before:]]
     return Built(table, method_runs, baseline_source, warnings)
 
 
@@ -190,9 +281,17 @@ def report_object(built: Built, bootstrap: int = 0, seed: int = 0,
     scores_ba, scores_bs = table.scores("best_attempt"), table.scores("best_submission")
     for i, m in enumerate(table.methods):
         runs = built.runs.get(m, [])
-        statuses = Counter(_status_label(r.exit_status) for r in runs)
+        statuses = Counter(status_key(r.exit_status) for r in runs)
+        texts: dict[str, set[str]] = defaultdict(set)
+        for r in runs:
+            if r.exit_status and status_key(r.exit_status) != r.exit_status:
+                texts[status_key(r.exit_status)].add(r.exit_status)
         known = [r for r in runs if r.exit_status is not None]
         failed = [r for r in known if r.exit_status not in ACCEPTABLE_ENDS]
+        steps_by_task: dict[str, list[int]] = defaultdict(list)
+        for r in runs:
+            if r.steps_count is not None:
+                steps_by_task[r.task].append(r.steps_count)
         entry: dict[str, Any] = {
             "aup_best_attempt": aup_ba[m],
             "aup_best_submission": aup_bs[m],
@@ -205,7 +304,11 @@ def report_object(built: Built, bootstrap: int = 0, seed: int = 0,
             "mean_rank_best_submission": float(rank_bs[i]),
             "runs": len(runs),
             "exit_status_counts": dict(sorted(statuses.items())),
+            "exit_status_texts": {key: sorted(v) for key, v in sorted(texts.items())},
             "failure_rate": len(failed) / len(known) if known else None,
+            "failure_modes": dict(sorted(Counter(exit_category(status_key(r.exit_status)) for r in runs).items())),
+            "action_counts": dict(sorted(Counter(action_kind(a) for r in runs for a in r.actions).items())),
+            "mean_steps": {t: sum(v) / len(v) for t, v in sorted(steps_by_task.items())},
         }
         if ci is not None:
             entry["aup_best_attempt_ci"] = [float(x) for x in ci[0][i]]
@@ -224,5 +327,43 @@ def report_object(built: Built, bootstrap: int = 0, seed: int = 0,
         out["bootstrap"] = {"replicates": bootstrap, "seed": seed, "level": 0.95}
     if extra_metrics:
         out["plugin_metrics"] = extra_metrics
+    out["scale"] = built.scale
+    if built.others or built.excluded:
+        out["excluded"] = list(built.excluded)
+    if built.others:
+        out["other_scales"] = {sc: {k: v for k, v in report_object(b, bootstrap, seed).items() if k != "warnings"}
+                               for sc, b in built.others.items()}
     out["warnings"] = list(built.warnings)
     return out
+
+
+def exit_category(status: str) -> str:
+    """Failure mode of an exit status (after MLGym's EXIT_STATUS_MAP)."""
+    s = status.strip()
+    if s == "submitted":
+        return "Success"
+    if s.startswith("autosubmission"):
+        for key, label in (("max_steps", "Max Steps"), ("exit_context", "Context"), ("exit_cost", "Cost"),
+                           ("exit_format", "Format"), ("exit_api", "API"), ("exit_error", "Runtime")):
+            if key in s:
+                return label
+        return "Max Steps"
+    if s.startswith("submission_not_found"):
+        return "Submit"
+    if "permission" in s.lower():
+        return "Permission"
+    if s.startswith("early_exit") or s.startswith("exit_error"):
+        return "Runtime"
+    if s.startswith(("skipped", "exit_forfeit")):
+        return "Forfeit"
+    if s.startswith("exit_context"):
+        return "Context"
+    if s.startswith("exit_cost"):
+        return "Cost"
+    if s.startswith("exit_api"):
+        return "API"
+    if s == "unknown":
+        return "No trajectory"
+    if s.startswith("unknown_error"):
+        return "Unknown error"
+    return "Evaluation"

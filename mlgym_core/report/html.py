@@ -81,7 +81,8 @@ _JS = r"""
       pts.push(x + "," + y);
       const c = document.createElementNS(ns, "circle");
       c.setAttribute("cx", x); c.setAttribute("cy", y); c.setAttribute("r", 3);
-      const t = document.createElementNS(ns, "title"); t.textContent = "evaluation " + (i + 1) + ": " + v;
+      const t = document.createElementNS(ns, "title");
+      t.textContent = "evaluation " + (i + 1) + ": " + Number(v).toPrecision(4);
       c.appendChild(t); svg.appendChild(c);
     });
     const line = document.createElementNS(ns, "polyline");
@@ -105,23 +106,38 @@ _JS = r"""
     v.appendChild(el("div", "meta", "exit status: " + run.exit_status + " | steps: " + run.steps +
       " | metric: " + run.metric + " | cost: " + run.cost));
     v.appendChild(el("div", "label", "Scores over evaluations (" + run.metric + "): " +
-      run.scores.map(function (s) { return s === null ? "-" : String(s); }).join(", ")));
+      run.scores.map(function (s) { return s === null ? "-" : Number(s).toPrecision(4); }).join(", ")));
     v.appendChild(chart(run.scores));
     const filter = el("input"); filter.type = "search"; filter.id = "step-search";
     filter.placeholder = "Search this trajectory";
     v.appendChild(filter);
     const list = el("div"); list.id = "steps"; v.appendChild(list);
-    const steps = blobs[i] ? await inflate(blobs[i]) : [];
+    const packed = blobs[i] ? await inflate(blobs[i]) : {steps: [], messages: []};
+    const steps = packed.steps || [];
     if (!steps.length) list.appendChild(el("p", "meta", "No trajectory file in this run directory."));
     steps.forEach(function (s, n) {
       const d = el("div", "step");
       d.dataset.search = (s[0] + "\n" + s[1] + "\n" + s[2]).toLowerCase();
       d.appendChild(el("h4", null, "Step " + (n + 1) + (s[3] !== null ? " (" + s[3].toFixed(1) + " s)" : "")));
+      if (s[4] && s[4].length) {
+        const calls = s[4].map(function (c, k) {
+          return "call " + (k + 1) + ": " + c[0] + " tokens sent, " + c[1] + " received, $" +
+            (c[2] === null ? "-" : Number(c[2]).toPrecision(4));
+        });
+        d.appendChild(el("div", "meta calls", calls.join(" | ")));
+      }
       if (s[0]) d.appendChild(block("Thought", s[0], 600));
       d.appendChild(block("Action", s[1], 600));
       d.appendChild(block("Observation", s[2], 300));
       list.appendChild(d);
     });
+    const msgs = packed.messages || [];
+    if (msgs.length) {
+      const det = el("details", "messages");
+      det.appendChild(el("summary", "label", "Messages sent to the model (" + msgs.length + ", the history)"));
+      msgs.forEach(function (m) { det.appendChild(block(m[0], m[1], 600)); });
+      v.insertBefore(det, list);
+    }
     filter.addEventListener("input", function () {
       const q = filter.value.toLowerCase();
       list.querySelectorAll(".step").forEach(function (d) {
@@ -176,33 +192,33 @@ def _run_payload(run: Run, metric: str, higher: bool) -> tuple[dict[str, Any], s
             "steps": run.steps_count if run.steps_count is not None else "-", "metric": metric, "scores": values,
             "best": (max(vals) if higher else min(vals)) if vals else None,
             "cost": fmt_cost(cost)}
-    blob = run.steps_blob or (pack_steps(run.steps) if run.steps else "")
+    blob = run.steps_blob or (pack_steps(run.steps, run.messages) if run.steps else "")
     return meta, blob
 
 
 def run_payloads(built: Built) -> tuple[list[dict[str, Any]], list[str]]:
     """Per run of the compared methods: its row in the viewer and its packed steps."""
-    infos = {t.id: t for t in built.table.tasks}
     metas: list[dict[str, Any]] = []
     blobs: list[str] = []
-    for m in built.table.methods:
-        for run in built.runs.get(m, []):
-            info = infos[run.task]
-            meta, blob = _run_payload(run, info.metric, info.higher_is_better)
-            metas.append(meta)
-            blobs.append(blob)
+    for b in (built, *built.others.values()):
+        infos = {t.id: t for t in b.table.tasks}
+        for m in b.table.methods:
+            for run in b.runs.get(m, []):
+                info = infos[run.task]
+                meta, blob = _run_payload(run, info.metric, info.higher_is_better)
+                meta["scale"] = b.scale
+                metas.append(meta)
+                blobs.append(blob)
     return metas, blobs
 
 
-def render_html(built: Built, obj: dict[str, Any], images: dict[str, bytes],
-                payloads: tuple[list[dict[str, Any]], list[str]] | None = None) -> str:
+def _scale_section(obj: dict[str, Any], suffix: str) -> list[str]:
+    """Summary and score tables of one scale (table ids get ``suffix``)."""
     methods = ordered_methods(obj)
-    parts = ['<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">',
-             '<meta name="viewport" content="width=device-width, initial-scale=1">',
-             '<link rel="icon" href="data:,">', "<title>mlgym report</title>", f"<style>{_CSS}</style></head><body>",
-             "<h1>mlgym report</h1>",
-             f'<p class="meta" id="methods-compared">Methods compared: {_e(", ".join(obj["methods_compared"]))}</p>',
-             f'<p class="meta">τ<sub>max</sub> = <span id="tau-max" data-value="{obj["tau_max"]!r}">'
+    parts = [f'<p class="meta" id="scale{suffix}">Scale: {_e(obj.get("scale", "full"))}</p>',
+             f'<p class="meta" id="methods-compared{suffix}">Methods compared: '
+             f'{_e(", ".join(obj["methods_compared"]))}</p>',
+             f'<p class="meta">τ<sub>max</sub> = <span id="tau-max{suffix}" data-value="{obj["tau_max"]!r}">'
              f'{obj["tau_max"]:.1f}</span>, k = {obj["k"]}, ε = {obj["epsilon"]}'
              + (f', bootstrap: {obj["bootstrap"]["replicates"]} replicates (95% CI)' if obj.get("bootstrap") else "")
              + "</p>"]
@@ -214,7 +230,7 @@ def render_html(built: Built, obj: dict[str, Any], images: dict[str, bytes],
         attrs = [{"method": row[0]} if not key else {"method": row[0], "key": key, "value": _num_attr(e.get(key))}
                  for key in keys]
         srows.append((row, attrs))
-    parts += ["<h2>Summary</h2>", _table("summary", SUMMARY_HEADER, srows)]
+    parts += ["<h2>Summary</h2>", _table(f"summary{suffix}", SUMMARY_HEADER, srows)]
     for which, title in (("best_attempt", "Best Attempt@k"), ("best_submission", "Best Submission@k")):
         rows = []
         for task, info in obj["tasks"].items():
@@ -226,7 +242,35 @@ def render_html(built: Built, obj: dict[str, Any], images: dict[str, bytes],
                 cells.append(fmt(v))
                 attrs.append({"task": task, "method": m, "value": _num_attr(v)})
             rows.append((cells, attrs))
-        parts += [f"<h2>{title}</h2>", _table(which.replace("_", "-"), ["Task", *methods], rows)]
+        parts += [f"<h2>{title}</h2>", _table(which.replace("_", "-") + suffix, ["Task", *methods], rows)]
+    statuses = sorted({st for m in methods for st in obj["methods"][m].get("exit_status_counts", {})})
+    if statuses:
+        rows = [([m, *[str(obj["methods"][m]["exit_status_counts"].get(st, 0)) for st in statuses]],
+                 [{}] * (len(statuses) + 1)) for m in methods if obj["methods"][m].get("exit_status_counts")]
+        parts += ["<h2>Exit statuses</h2>", _table(f"exit-statuses{suffix}", ["Method", *statuses], rows)]
+        texts = sorted({(k, t) for m in methods for k, v in obj["methods"][m].get("exit_status_texts", {}).items()
+                        for t in v})
+        if texts:
+            parts.append("<ul>" + "".join(f'<li class="meta"><b>{_e(k)}</b>: {_e(t)}</li>' for k, t in texts)
+                         + "</ul>")
+    return parts
+
+
+def render_html(built: Built, obj: dict[str, Any], images: dict[str, bytes],
+                payloads: tuple[list[dict[str, Any]], list[str]] | None = None) -> str:
+    parts = ['<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">',
+             '<meta name="viewport" content="width=device-width, initial-scale=1">',
+             '<link rel="icon" href="data:,">', "<title>mlgym report</title>", f"<style>{_CSS}</style></head><body>",
+             "<h1>mlgym report</h1>", *_scale_section(obj, "")]
+    for scale, sub in (obj.get("other_scales") or {}).items():
+        parts += [f'<h2 id="scale-{_e(scale)}">Scale {_e(scale)} (reported apart: never pooled with '
+                  f'{_e(obj.get("scale", "full"))})</h2>', *_scale_section(sub, f"-{scale}")]
+    if obj.get("excluded"):
+        rows = [([e["run"].rsplit("/", 1)[-1], e["method"], e["task"], e["scale"], e["reason"]], [{}] * 5)
+                for e in obj["excluded"]]
+        parts += ["<h2>Left out of every table</h2>",
+                  '<p class="meta">Interrupted runs and infrastructure failures say nothing of the agent.</p>',
+                  _table("excluded", ["Run", "Method", "Task", "Scale", "Reason"], rows)]
     if images:
         parts.append("<h2>Plots</h2>")
         for name, data in images.items():
@@ -239,12 +283,13 @@ def render_html(built: Built, obj: dict[str, Any], images: dict[str, bytes],
     metas, blobs = payloads if payloads is not None else run_payloads(built)
     parts += ["<h2>Trajectories</h2>",
               '<input type="search" id="search" placeholder="Filter runs: method, task, exit status, name">',
-              '<table id="runs"><thead><tr><th>Method</th><th>Task</th><th>Run</th><th>Exit status</th>'
+              '<table id="runs"><thead><tr><th>Method</th><th>Task</th><th>Scale</th><th>Run</th><th>Exit status</th>'
               "<th>Steps</th><th>Best score</th><th>Cost</th></tr></thead><tbody>"]
     for i, meta in enumerate(metas):
         search = " ".join(str(meta[k]) for k in ("method", "task", "name", "exit_status")).lower()
         parts.append(f'<tr class="run-row" data-run="{i}" data-search="{_e(search)}"><td>{_e(meta["method"])}</td>'
-                     f'<td>{_e(meta["task"])}</td><td>{_e(meta["name"])}</td><td>{_e(meta["exit_status"])}</td>'
+                     f'<td>{_e(meta["task"])}</td><td>{_e(meta["scale"])}</td><td>{_e(meta["name"])}</td>'
+                     f'<td>{_e(meta["exit_status"])}</td>'
                      f'<td>{_e(meta["steps"])}</td><td>{_e(fmt(meta["best"]))}</td><td>{_e(meta["cost"])}</td></tr>')
     parts += ["</tbody></table>", '<div id="viewer"></div>',
               f'<script type="application/json" id="report-data">{_script_json(obj)}</script>',

@@ -19,18 +19,23 @@ from ..pricing import cost_of
 
 MAX_FIELD_CHARS = 2000
 """Longest thought/action/observation kept for the HTML viewer (the rest is cut, with a note)."""
+DEFAULT_SCALE = "full"
+"""Scale of a run that records none (MLGym's published runs) or only ``default``, when no installed
+task spec names its first scale."""
 
 _RUN_INDEX = re.compile(r"run_(\d+)$")
 
 
 @dataclass
 class Step:
-    """One step of a trajectory, trimmed for display."""
+    """One step of a trajectory, trimmed for display, with the model calls made to choose it."""
 
     thought: str
     action: str
     observation: str
     execution_time: float | None = None
+    calls: list[list[Any]] | None = None
+    """[tokens sent, tokens received, cost] of each model call made before this step ran."""
 
 
 @dataclass
@@ -52,9 +57,22 @@ class Run:
     steps_count: int | None = None
     recorded_metric: tuple[str, bool] | None = None
     layout: str = "mlgym"
+    scale: str = DEFAULT_SCALE
+    infra_failure: str | None = None
+    """Why the run failed outside the agent's control (runtime, crash, data), or None."""
+    actions: list[str] = field(default_factory=list, repr=False)
+    """The action of every step (for the action-distribution figure)."""
     steps: list[Step] | None = field(default=None, repr=False)
     steps_blob: str | None = field(default=None, repr=False)
     """The steps as gzip-compressed JSON in base64, as the HTML page embeds them (see :func:`pack_steps`)."""
+    model_calls: list[Any] = field(default_factory=list, repr=False)
+    """run.json's per-call usage: ``{"step", "tokens_sent", "tokens_received", "cost"}`` each."""
+    messages: list[list[str]] | None = field(default=None, repr=False)
+    """The trajectory's history ([role, content] pairs): the messages the model was sent."""
+
+    @property
+    def interrupted(self) -> bool:
+        return self.exit_status == "interrupted"
 
     @property
     def name(self) -> str:
@@ -74,13 +92,14 @@ class Run:
         return (self.method, self.task, self.run_index if self.run_index is not None else 1 << 30, self.name)
 
 
-def pack_steps(steps: list[Step]) -> str:
-    """Steps as base64 of gzip-compressed JSON ``[[thought, action, observation, seconds], ...]``."""
+def pack_steps(steps: list[Step], messages: list[list[str]] | None = None) -> str:
+    """Steps and messages as base64 of gzip-compressed JSON
+    ``{"steps": [[thought, action, observation, seconds, calls], ...], "messages": [[role, content], ...]}``."""
     import base64
     import gzip
 
-    raw = json.dumps([[s.thought, s.action, s.observation, s.execution_time] for s in steps],
-                     separators=(",", ":")).encode()
+    raw = json.dumps({"steps": [[s.thought, s.action, s.observation, s.execution_time, s.calls] for s in steps],
+                      "messages": messages or []}, separators=(",", ":")).encode()
     return base64.b64encode(gzip.compress(raw, compresslevel=1, mtime=0)).decode("ascii")
 
 
@@ -144,12 +163,37 @@ def _read_traj(run: Run, path: Path, keep_steps: bool, warnings: list[str]) -> N
         return
     if run.steps_count is None:
         run.steps_count = len(steps)
+    run.actions = [str(s.get("action") or "") for s in steps if isinstance(s, dict)]
     if keep_steps:
+        calls: dict[int, list[list[Any]]] = {}
+        for c in run.model_calls:
+            if isinstance(c, dict) and isinstance(c.get("step"), int):
+                calls.setdefault(c["step"], []).append([c.get("tokens_sent"), c.get("tokens_received"), c.get("cost")])
         run.steps = [
             Step(_clip(s.get("thought")), _clip(s.get("action")), _clip(s.get("observation")),
-                 s.get("execution_time") if isinstance(s.get("execution_time"), (int, float)) else None)
-            for s in steps if isinstance(s, dict)
+                 s.get("execution_time") if isinstance(s.get("execution_time"), (int, float)) else None,
+                 calls.get(i))
+            for i, s in enumerate(steps) if isinstance(s, dict)
         ]
+        history = data.get("history")
+        if isinstance(history, list):
+            run.messages = [[str(h.get("role", "")), _clip(h.get("content"))] for h in history if isinstance(h, dict)]
+
+
+def infra_failure(meta: dict[str, Any]) -> str | None:
+    """Why one of our runs failed outside the agent's control, or None (the episode ran; whatever the
+    agent did, even an unusable model endpoint, counts as the agent's run, as in MLGym's analysis)."""
+    from ..progress import outcome
+
+    status = meta.get("exit_status") if isinstance(meta.get("exit_status"), str) else ""
+    if status == "interrupted":
+        return None
+    if status == "exit_api" or "(exit_api)" in status:
+        return None
+    try:
+        return outcome(meta)
+    except Exception:  # a malformed run.json: judge by its fields alone
+        return f"the run crashed: {meta['error']}" if meta.get("error") else None
 
 
 def read_run(path: Path, warnings: list[str], keep_steps: bool = False) -> Run | None:
@@ -183,6 +227,7 @@ def read_run(path: Path, warnings: list[str], keep_steps: bool = False) -> Run |
             recorded = (task_meta["metric"], bool(task_meta.get("higher_is_better", True)))
         cost = meta.get("cost") if isinstance(meta.get("cost"), dict) else {}
         total = cost.get("total_cost")
+        scale = meta.get("scale") if isinstance(meta.get("scale"), str) and meta.get("scale") else DEFAULT_SCALE
         run = Run(path, method, task, meta.get("model") if isinstance(meta.get("model"), str) else None,
                   run_index if run_index is not None else _int_or_none(meta.get("seed")),
                   scores if isinstance(scores, list) else [], baseline if isinstance(baseline, dict) else {},
@@ -191,7 +236,9 @@ def read_run(path: Path, warnings: list[str], keep_steps: bool = False) -> Run |
                   tokens_received=_int_or_none(cost.get("tokens_received")),
                   api_calls=_int_or_none(cost.get("api_calls")),
                   recorded_cost=float(total) if isinstance(total, (int, float)) else None,
-                  steps_count=_int_or_none(meta.get("steps")), recorded_metric=recorded, layout="mlgym-run/1")
+                  steps_count=_int_or_none(meta.get("steps")), recorded_metric=recorded, layout="mlgym-run/1",
+                  scale=scale, infra_failure=infra_failure(meta),
+                  model_calls=meta.get("model_calls") if isinstance(meta.get("model_calls"), list) else [])
     else:
         if results is None:
             return None
@@ -221,7 +268,7 @@ def _read_packed(job: tuple[Path, bool]) -> tuple[Run | None, list[str]]:
     warnings: list[str] = []
     run = read_run(job[0], warnings, job[1])
     if run is not None and run.steps is not None:
-        run.steps_blob, run.steps = pack_steps(run.steps), None
+        run.steps_blob, run.steps, run.messages = pack_steps(run.steps, run.messages), None, None
     return run, warnings
 
 

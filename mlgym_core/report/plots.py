@@ -10,42 +10,10 @@ from typing import Any
 import numpy as np
 
 from . import metrics as fm
-from .build import Built
+from .build import Built, exit_category
 from .render import ordered_methods
 
 DPI = 90
-
-
-def exit_category(status: str) -> str:
-    """Plot category of an exit status (after MLGym's EXIT_STATUS_MAP)."""
-    s = status.strip()
-    if s == "submitted":
-        return "Success"
-    if s.startswith("autosubmission"):
-        for key, label in (("max_steps", "Max Steps"), ("exit_context", "Context"), ("exit_cost", "Cost"),
-                           ("exit_format", "Format"), ("exit_api", "API"), ("exit_error", "Runtime")):
-            if key in s:
-                return label
-        return "Max Steps"
-    if s.startswith("submission_not_found"):
-        return "Submit"
-    if "permission" in s.lower():
-        return "Permission"
-    if s.startswith("early_exit") or s.startswith("exit_error"):
-        return "Runtime"
-    if s.startswith(("skipped", "exit_forfeit")):
-        return "Forfeit"
-    if s.startswith("exit_context"):
-        return "Context"
-    if s.startswith("exit_cost"):
-        return "Cost"
-    if s.startswith("exit_api"):
-        return "API"
-    if s == "unknown":
-        return "No trajectory"
-    if s.startswith("unknown_error"):
-        return "Unknown error"
-    return "Evaluation"
 
 
 def _png(fig: Any) -> bytes:
@@ -74,7 +42,9 @@ def pareto_front(points: list[tuple[float, float, str]]) -> list[tuple[float, fl
 
 
 FIGURES = ("profile_best_attempt.png", "profile_best_submission.png", "aup_vs_cost.png", "task_scores.png",
-           "exit_status.png")
+           "exit_status.png", "action_distribution.png", "steps_per_task.png")
+"""The paper's figures: profiles, AUP vs cost, scores per task, failure modes (exit statuses) per model,
+the action distribution by command kind, and steps per task."""
 
 _JOB: tuple[Built, dict[str, Any]] | None = None
 
@@ -85,11 +55,27 @@ def _draw_all() -> dict[str, bytes]:
 
 
 def make_plots(built: Built, obj: dict[str, Any]) -> dict[str, bytes]:
-    """All figures: file name -> PNG bytes."""
+    """All figures: file name -> PNG bytes (other scales' figures are prefixed ``<scale>_``).
+
+    Library warnings (matplotlib's) never reach the terminal."""
+    import warnings
+
     import matplotlib
 
     matplotlib.use("Agg", force=True)
-    return {name: draw(name, built, obj) for name in FIGURES}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        out = {name: draw(name, built, obj) for name in FIGURES}
+        for scale, other in built.others.items():
+            sub = obj["other_scales"][scale]
+            out.update({f"{scale}_{name}": draw(name, other, sub) for name in FIGURES})
+    return out
+
+
+def _legend(ax: Any, **kw: Any) -> None:
+    """A legend only when something is labelled (matplotlib warns about an empty one)."""
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(**kw)
 
 
 def start_plots(built: Built, obj: dict[str, Any]) -> Callable[[], dict[str, bytes]]:
@@ -147,7 +133,7 @@ def draw(name: str, built: Built, obj: dict[str, Any]) -> bytes:
         ax.set_xlim(0, tau_max)
         ax.set_ylim(-0.02, 1.02)
         ax.grid(alpha=0.3)
-        ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1), fontsize=8, frameon=False)
+        _legend(ax, loc="upper left", bbox_to_anchor=(1.02, 1), fontsize=8, frameon=False)
         return _png(fig)
 
     if name == "aup_vs_cost.png":
@@ -156,6 +142,10 @@ def draw(name: str, built: Built, obj: dict[str, Any]) -> bytes:
         return _task_scores(obj, methods, colors)
     if name == "exit_status.png":
         return _exit_status(obj, methods)
+    if name == "action_distribution.png":
+        return _action_distribution(obj, methods)
+    if name == "steps_per_task.png":
+        return _steps_per_task(obj, methods, colors)
     raise ValueError(f"unknown figure {name!r}")
 
 
@@ -183,7 +173,7 @@ def _aup_vs_cost(obj: dict[str, Any], methods: list[str], colors: dict[str, Any]
     ax.set_ylabel("AUP (best attempt)")
     ax.set_title("AUP vs cost")
     ax.grid(alpha=0.3)
-    ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1), fontsize=8, frameon=False)
+    _legend(ax, loc="upper left", bbox_to_anchor=(1.02, 1), fontsize=8, frameon=False)
     return _png(fig)
 
 
@@ -252,8 +242,57 @@ def _exit_status(obj: dict[str, Any], methods: list[str]) -> bytes:
         left += widths
     ax.set_xlabel("Runs")
     ax.set_ylabel("Method")
-    ax.set_title("Exit statuses per method")
+    ax.set_title("Failure modes (exit statuses) per method")
     ax.invert_yaxis()
-    if categories:
-        ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1), fontsize=8, frameon=False)
+    _legend(ax, loc="upper left", bbox_to_anchor=(1.02, 1), fontsize=8, frameon=False)
+    return _png(fig)
+
+
+def _stacked_counts(agents: list[str], counts: dict[str, dict[str, float]], order: list[str], title: str,
+                    xlabel: str) -> bytes:
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, max(2.5, 0.45 * len(agents) + 1.2)), layout="constrained")
+    colors = _colors(order)
+    left = np.zeros(len(agents))
+    for kind in order:
+        widths = np.array([counts[m].get(kind, 0) for m in agents], dtype=float)
+        if widths.any():
+            ax.barh(agents, widths, left=left, label=kind, color=colors[kind])
+            left += widths
+    ax.set_xlabel(xlabel)
+    ax.set_title(title)
+    ax.invert_yaxis()
+    _legend(ax, loc="upper left", bbox_to_anchor=(1.02, 1), fontsize=8, frameon=False)
+    return _png(fig)
+
+
+def _action_distribution(obj: dict[str, Any], methods: list[str]) -> bytes:
+    from .build import ACTION_KINDS
+
+    agents = [m for m in methods if m != "baseline"]
+    order = [kind for kind, _ in ACTION_KINDS] + ["Bash"]
+    counts: dict[str, dict[str, float]] = {}
+    for m in agents:
+        c = obj["methods"][m].get("action_counts", {})
+        total = sum(c.values()) or 1
+        counts[m] = {k: 100 * v / total for k, v in c.items()}
+    return _stacked_counts(agents, counts, order, "Action distribution by command kind", "Share of actions (%)")
+
+
+def _steps_per_task(obj: dict[str, Any], methods: list[str], colors: dict[str, Any]) -> bytes:
+    import matplotlib.pyplot as plt
+
+    agents = [m for m in methods if m != "baseline"]
+    tasks = list(obj["tasks"])
+    fig, ax = plt.subplots(figsize=(max(6.0, 0.9 * len(tasks) + 3), 4.2), layout="constrained")
+    width = 0.8 / max(1, len(agents))
+    xs = np.arange(len(tasks))
+    for i, m in enumerate(agents):
+        steps = obj["methods"][m].get("mean_steps", {})
+        ax.bar(xs + i * width, [steps.get(t, 0) for t in tasks], width, label=m, color=colors[m])
+    ax.set_xticks(xs + width * (len(agents) - 1) / 2, tasks, rotation=30, ha="right", fontsize=8)
+    ax.set_ylabel("Mean steps per run")
+    ax.set_title("Steps per task")
+    _legend(ax, loc="upper left", bbox_to_anchor=(1.02, 1), fontsize=8, frameon=False)
     return _png(fig)

@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
 
-def fmt(value: Any, digits: int = 3) -> str:
+def fmt(value: Any, digits: int = 4) -> str:
+    """A number for people: ``digits`` significant digits (the JSON keeps full precision)."""
     if value is None:
         return "-"
     if isinstance(value, float):
-        if value != 0 and (abs(value) >= 1e6 or abs(value) < 10 ** -digits):
+        if value == 0 or not math.isfinite(value):
+            return "0" if value == 0 else str(value)
+        exponent = math.floor(math.log10(abs(value)))
+        if exponent >= 6 or exponent < -4:
             return f"{value:.{digits}g}"
-        return f"{value:.{digits}f}"
+        return f"{value:.{max(0, digits - 1 - exponent)}f}"
     return str(value)
 
 
@@ -42,7 +47,7 @@ def summary_rows(obj: dict[str, Any]) -> list[list[str]]:
         cost = fmt_cost(e["cost_per_run"])
         fail = "-" if e.get("failure_rate") is None else f"{100 * e['failure_rate']:.0f}%"
         rows.append([m, _aup_cell(e, "aup_best_attempt"), _aup_cell(e, "aup_best_submission"),
-                     str(e["borda_best_attempt"]), fmt(e["mean_rank_best_attempt"], 2), cost,
+                     str(e["borda_best_attempt"]), fmt(e["mean_rank_best_attempt"]), cost,
                      str(e.get("runs", "")), fail])
     return rows
 
@@ -51,23 +56,49 @@ SUMMARY_HEADER = ["Method", "AUP (best attempt)", "AUP (best submission)", "BORD
                   "Cost / run", "Runs", "Failure rate"]
 
 
+def _table(title: str) -> Table:
+    return Table(title=title)
+
+
+def _col(table: Table, header: str, left: bool = False) -> None:
+    # fold, never cut: a long method name wraps inside its column on a narrow terminal
+    table.add_column(header, justify="left" if left else "right", overflow="fold")
+
+
 def print_tables(console: Console, obj: dict[str, Any]) -> None:
+    """The report's tables for the main scale, then for each other scale, then what was left out."""
+    print_scale(console, obj)
+    for scale, sub in (obj.get("other_scales") or {}).items():
+        console.rule(f"scale {scale} (reported apart: never pooled with {obj.get('scale', 'full')})")
+        print_scale(console, sub)
+    excluded = obj.get("excluded") or []
+    if excluded:
+        t = _table(f"Left out of every table ({len(excluded)} runs: not the agent's doing)")
+        for h in ("Run", "Method", "Task", "Scale", "Reason"):
+            _col(t, h, left=True)
+        for e in excluded:
+            t.add_row(e["run"].rsplit("/", 1)[-1], e["method"], e["task"], e["scale"], e["reason"])
+        console.print(t)
+
+
+def print_scale(console: Console, obj: dict[str, Any]) -> None:
     methods = ordered_methods(obj)
+    console.print(f"[bold]Scale[/bold]: {obj.get('scale', 'full')}")
     console.print(f"[bold]Methods compared[/bold]: {', '.join(obj['methods_compared'])}")
     boot = obj.get("bootstrap")
     extra = f", {boot['replicates']} bootstrap replicates (95% CI, seed {boot['seed']})" if boot else ""
     console.print(f"tau_max = {obj['tau_max']:.1f}, k = {obj['k']}, epsilon = {obj['epsilon']}{extra}")
-    summary = Table(title="Summary")
+    summary = _table("Summary")
     for i, h in enumerate(SUMMARY_HEADER):
-        summary.add_column(h, justify="left" if i == 0 else "right")
+        _col(summary, h, left=i == 0)
     for row in summary_rows(obj):
         summary.add_row(*row)
     console.print(summary)
     for which, title in (("best_attempt", "Best Attempt@k"), ("best_submission", "Best Submission@k")):
-        t = Table(title=title)
-        t.add_column("Task")
+        t = _table(title)
+        _col(t, "Task", left=True)
         for m in methods:
-            t.add_column(m, justify="right")
+            _col(t, m)
         for task, info in obj["tasks"].items():
             arrow = "↑" if info["higher_is_better"] else "↓"
             t.add_row(f"{task} ({info['metric']} {arrow})",
@@ -75,12 +106,19 @@ def print_tables(console: Console, obj: dict[str, Any]) -> None:
         console.print(t)
     statuses = sorted({s for m in methods for s in obj["methods"][m].get("exit_status_counts", {})})
     if statuses:
-        t = Table(title="Exit statuses (runs)")
-        t.add_column("Method")
+        t = _table("Exit statuses (runs)")
+        _col(t, "Method", left=True)
         for s in statuses:
-            t.add_column(s, justify="right")
+            _col(t, s)
         for m in methods:
             counts = obj["methods"][m].get("exit_status_counts", {})
             if counts:
                 t.add_row(m, *[str(counts.get(s, 0)) for s in statuses])
         console.print(t)
+        texts = {}
+        for m in methods:
+            for key, full in obj["methods"][m].get("exit_status_texts", {}).items():
+                texts.setdefault(key, set()).update(full)
+        for key, full in sorted(texts.items()):
+            for text in sorted(full):
+                console.print(f"  {key}: {text}", markup=False, highlight=False)

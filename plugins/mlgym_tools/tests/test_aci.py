@@ -153,7 +153,8 @@ def test_edit_and_insert(env):
                    "duplicate lines, etc). Edit the file again if necessary."]
     obs = run(env, "insert 0\nimport os\nend_of_insert").split("\n")
     assert obs[:3] == [f"[File: {WS}/m.py (7 lines total)]", "1:import os", "2:def f(x):"]
-    assert (env.workspace_host / "m.py").read_text() == "import os\ndef f(x):\n    y = x + 1\n    return y\n\n\nprint(f(1))\n"
+    assert (env.workspace_host / "m.py").read_text() == ("import os\ndef f(x):\n    y = x + 1\n    return y\n\n\n"
+                                                         "print(f(1))\n")
     assert run(env, "edit 2\nfoo\nend_of_edit") == "Usage: edit <start_line>:<end_line>"
     assert run(env, "edit a:2\nfoo\nend_of_edit") == ("Usage: edit <start_line>:<end_line>\n"
                                                      "Error: start_line must be a number")
