@@ -61,7 +61,8 @@ class MLGymEnv(gym.Env[str, str]):
                  short_timeout: float | None = None, training_timeout: float | None = None,
                  output_cap: int = 100_000, devices: Sequence[str] = (), workspace_from: str | Path | None = None,
                  work_dir: str | Path | None = None, keep_workspace: bool = False, prestart: bool = True,
-                 reward_noise: float = 0.0, render_mode: None = None):
+                 reward_noise: float = 0.0, render_mode: None = None, resume_from: str | Path | None = None):
+        self._init_kwargs = {k: v for k, v in locals().items() if k not in ("self", "resume_from")}  # for fork()
         from .registry import get_runtime, get_task
 
         if isinstance(max_steps, bool) or not isinstance(max_steps, int) or max_steps < 1:
@@ -107,12 +108,23 @@ class MLGymEnv(gym.Env[str, str]):
         self.exit_status = ""
         self.scores: list[dict[str, float]] = []
         self.submission: str | None = None
+        self.history: list[dict[str, Any]] = []
+        """The episode's steps so far: action, observation, reward (carried by ``fork`` and ``snapshot``)."""
+        self._resume_from = Path(resume_from) if resume_from else None
+        self.fork_info: dict[str, Any] | None = None
+        """Set on an episode made by ``fork()``: how its workspace was copied (``reflink`` or ``copy``), seconds."""
         self.action_space = gym.spaces.Text(max_length=1_000_000, charset=_ANY)
         self.observation_space = gym.spaces.Text(max_length=10_000_000, charset=_ANY)
 
     # -- gymnasium API -------------------------------------------------------------------
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[str, dict]:
         super().reset(seed=seed)
+        snapshot = (options or {}).get("snapshot") or self._resume_from
+        if snapshot:  # continue a saved episode instead of starting a fresh one
+            from .fork import restore_into
+
+            self._resume_from = None
+            return restore_into(self, Path(snapshot))
         t0 = time.perf_counter()
         self._done = True
         self._teardown_sandbox(background=True)
@@ -136,6 +148,7 @@ class MLGymEnv(gym.Env[str, str]):
             self._spare = _prestarter().submit(self._build_sandbox)
         self.current_step = 0
         self.scores = []
+        self.history = []
         self.baseline = self.spec_task.baseline_for(self.task.scale)  # the baseline of the scale that runs
         self.best: float | None = self.baseline.get(self.spec_task.metric)
         self.exit_status = ""
@@ -149,6 +162,32 @@ class MLGymEnv(gym.Env[str, str]):
             "timings": {"reset_s": self._t_reset}}
 
     def step(self, action: str) -> tuple[str, float, bool, bool, dict[str, Any]]:
+        out = self._step(action)
+        self.history.append({"action": action, "observation": out[0], "reward": out[1]})
+        return out
+
+    def fork(self) -> MLGymEnv:
+        """A new, independent episode equal to this one now: workspace (copy-on-write where the
+        filesystem allows), shell state (cwd, exported variables, functions, aliases) and history.
+        Background processes are not carried. See :mod:`mlgym_core.fork`."""
+        from .fork import fork
+
+        return fork(self)
+
+    def snapshot(self, path: str | Path) -> Path:
+        """Write this episode's state to the folder ``path`` (:meth:`restore` reads it back)."""
+        from .fork import snapshot
+
+        return snapshot(self, Path(path))
+
+    @classmethod
+    def restore(cls, path: str | Path, **overrides: Any) -> MLGymEnv:
+        """A new environment continuing the episode saved at ``path`` (already reset: ready to step)."""
+        from .fork import restore
+
+        return restore(Path(path), **overrides)
+
+    def _step(self, action: str) -> tuple[str, float, bool, bool, dict[str, Any]]:
         if not isinstance(action, str):
             raise TypeError(f"step() takes a shell command as a str, got {type(action).__name__}: {action!r:.80}")
         if self._done:
@@ -197,8 +236,9 @@ class MLGymEnv(gym.Env[str, str]):
             self._tools_dir = None
 
     # -- internals -----------------------------------------------------------------------
-    def _build_sandbox(self) -> tuple[Any, Path, list[Any]]:
-        """A fresh episode folder and workspace with the starter files, and a started sandbox.
+    def _build_sandbox(self, fill: Any = None) -> tuple[Any, Path, list[Any]]:
+        """A fresh episode folder and workspace with the starter files (or what ``fill(workspace)``
+        puts there: a fork's copy), and a started sandbox.
 
         If anything fails, the services started and the episode folder are removed before the error
         goes on (a runtime's ``start`` cleans up after itself)."""
@@ -206,7 +246,7 @@ class MLGymEnv(gym.Env[str, str]):
         episode_dir = self.work_root / uuid.uuid4().hex[:16]
         services: list[Any] = []
         try:
-            return self._build_in(episode_dir, services)
+            return self._build_in(episode_dir, services, fill)
         except BaseException:
             for svc in services:
                 try:
@@ -219,15 +259,18 @@ class MLGymEnv(gym.Env[str, str]):
                 _rmtree(episode_dir)
             raise
 
-    def _build_in(self, episode_dir: Path, services: list[Any]) -> tuple[Any, Path, list[Any]]:
+    def _build_in(self, episode_dir: Path, services: list[Any], fill: Any = None) -> tuple[Any, Path, list[Any]]:
         ws = episode_dir / "workspace"
         ws.mkdir(parents=True)
-        self.task.layout_workspace(ws)
-        for rel in self.spec_task.read_only:  # MLGym chmods them 555, so `ls` shows `evaluate.py*`
-            if (ws / rel).is_file():
-                (ws / rel).chmod(0o555)
-        if self.workspace_from is not None:
-            shutil.copytree(self.workspace_from, ws, dirs_exist_ok=True)
+        if fill is not None:
+            fill(ws)
+        else:
+            self.task.layout_workspace(ws)
+            for rel in self.spec_task.read_only:  # MLGym chmods them 555, so `ls` shows `evaluate.py*`
+                if (ws / rel).is_file():
+                    (ws / rel).chmod(0o555)
+            if self.workspace_from is not None:
+                shutil.copytree(self.workspace_from, ws, dirs_exist_ok=True)
         data = self.task.data_dir()
         services_dir = self._start_services(episode_dir, services)
         cfg = SandboxConfig(

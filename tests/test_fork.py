@@ -1,0 +1,97 @@
+"""Branching an episode: fork() diverges independently; snapshot()/restore() give the same observation."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from mlgym_core.env import MLGymEnv
+from mlgym_core.errors import MlgymError
+
+from .conftest import needs_games
+
+pytestmark = needs_games
+
+# everything a shell observation shows but timestamps (ls --time-style=+ prints none)
+OBSERVE = "pwd; env | sort; command ls -la --time-style=+"
+SETUP = ["mkdir -p sub && cd sub && echo parent > f.txt && export FOO='two words' BAR=$'x\\ny'",
+         "greet() { echo \"hello $1\"; }; alias hi='echo alias-hi'; unset MLGYM_TASK_ID; export -n WINDOW; export WINDOW; PLAIN=1"]
+STATE = "pwd; echo \"$FOO|$BAR|${MLGYM_TASK_ID-unset}|$WINDOW\"; env | grep -c ^WINDOW=; greet you; hi; cat f.txt"
+
+
+@pytest.fixture
+def env(tmp_path):
+    e = MLGymEnv("battleOfSexes", max_steps=20, prestart=False, work_dir=tmp_path / "work")
+    e.reset(seed=5)
+    for action in SETUP:
+        e.step(action)
+    yield e
+    e.close()
+
+
+def test_fork_equals_the_parent_then_diverges_both_ways(env):
+    before = env.step(STATE)[0]
+    child = env.fork()
+    try:
+        assert child.fork_info["workspace_copy"] in ("reflink", "copy")
+        assert child.workspace_host != env.workspace_host
+        assert (child.current_step, child.history, child.best) == (env.current_step, env.history, env.best)
+        assert child.step(STATE)[0] == before  # cwd, exported and unset variables, function, alias, files
+        assert "/home/agent/workspace/sub\ntwo words|x\ny|unset|1000\n1\nhello you\nalias-hi\nparent" in before
+        assert child.step("echo ${PLAIN-unset}")[0] == "unset" and env.step("echo $PLAIN")[0] == "1"  # not exported
+        child.step("echo child > f.txt; export FOO=child; cd ..; greet() { echo changed; }; unalias hi")
+        assert env.step(STATE)[0] == before  # the parent did not see the child's changes
+        env.step("echo parent2 > f.txt; export BAR=p2; touch only-parent")
+        obs = child.step("pwd; echo $FOO $BAR; greet; type hi; cat sub/f.txt; ls sub")[0]
+        assert obs.splitlines()[:3] == ["/home/agent/workspace", "child x y", "changed"]
+        assert "hi: not found" in obs and obs.splitlines()[-2:] == ["child", "f.txt"]
+        assert (env.current_step, child.current_step) == (6, 7)  # each counts its own steps from step 3
+        assert len(child.history) == 7 and child.history[:3] == env.history[:3]
+        assert child.history[3]["action"] == STATE != env.history[3]["action"]
+    finally:
+        child.close()
+    assert env.step("cat f.txt")[0] == "parent2"  # closing the child leaves the parent running
+
+
+def test_fork_carries_scores_and_best(env):
+    obs, reward, *_ = env.step("validate")
+    assert "Evaluation Score" in obs
+    child = env.fork()
+    try:
+        assert child.scores == env.scores and child.best == env.best and child.scores
+        obs, _, term, _, info = child.step("submit")
+        assert term and info["exit_status"] == "submitted" and len(info["scores"]) == 2
+        assert len(env.scores) == 1 and not env._done  # the parent's episode goes on
+    finally:
+        child.close()
+
+
+def test_snapshot_restores_an_identical_observation(env, tmp_path):
+    snap = env.snapshot(tmp_path / "snap")
+    state = json.loads((snap / "state.json").read_text())
+    assert (state["task"], state["seed"], state["history"]["step"]) == ("tasks_games/battleOfSexes", 5, 2)
+    assert (snap / "workspace" / "sub" / "f.txt").read_text() == "parent\n"
+    original = env.step(OBSERVE)[0]
+    env.step("rm -rf sub; export FOO=gone")  # the snapshot does not follow the original
+    restored = MLGymEnv.restore(snap, work_dir=tmp_path / "work2")
+    try:
+        assert restored.current_step == 2 and restored.history == env.history[:2]
+        again = restored.step(OBSERVE)[0]
+        assert again == original
+        assert "FOO=two words" in again and "LAST_ACTION=greet()" in again and "f.txt" in again
+        assert restored.step(STATE)[0].splitlines()[-3:] == ["hello you", "alias-hi", "parent"]
+    finally:
+        restored.close()
+
+
+def test_fork_and_restore_refuse_what_they_cannot_use(tmp_path):
+    e = MLGymEnv("battleOfSexes", prestart=False, work_dir=tmp_path / "work")
+    try:
+        with pytest.raises(MlgymError, match="call reset"):
+            e.fork()
+        (tmp_path / "nosnap").mkdir()
+        with pytest.raises(MlgymError, match=r"nosnap/state.json: not an episode snapshot"):
+            e.reset(options={"snapshot": tmp_path / "nosnap"})
+    finally:
+        e.close()
