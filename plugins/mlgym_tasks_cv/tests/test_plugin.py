@@ -53,7 +53,13 @@ def test_metrics_baselines_gpus_and_timeouts():
         assert (t.metric, t.baseline_scores[t.metric], t.training_timeout) == (metric, base, timeout)
         assert t.higher_is_better and t.resources.gpus == 1
     l1 = {t.id: t for t in plugin.register_tasks()}["imageClassificationCifar10L1"]
-    assert "baseline.py" not in l1.starter_files and "0.4971" in l1.description
+    assert "baseline.py" not in l1.starter_files and "{baseline:accuracy}" in l1.description
+    from mlgym_core.task import make_task
+
+    for scale, shown in (("full", "0.4971"), ("smoke", "0.645")):  # the prompt shows the scale's baseline
+        task = make_task(l1, scale)
+        assert f"reaches an accuracy of {shown} on" in task.description()
+        task.close()
 
 
 def test_listed_and_checked(fresh_plugins_cv):
