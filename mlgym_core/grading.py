@@ -67,8 +67,8 @@ def grade(task: Task, runtime: object, workspace: Path, *, devices: tuple[str, .
         raise EvaluationTimeoutError(f"evaluation took longer than {task.eval_timeout():g} s")
     if res.returncode != 0:
         tail = res.stderr.strip()[-3000:] or res.output.strip()[-3000:]
-        raise EvaluationFailedError(f"Evaluation failed: the evaluator exited with status {res.returncode}; "
-                                    "no score.\n---\n" + tail + "\n---")
+        raise EvaluationFailedError(f"Failed to decode metrics from evaluation script: it exited with status "
+                                    f"{res.returncode}, so there is no score. Output:\n---\n{tail}\n---")
     return task.parse_metrics(res.output), path
 
 
