@@ -88,6 +88,9 @@ class RunProgress:
         traj = episode.traj["trajectory"]
         self.step = len(traj)
         self.action = traj[-1]["action"] if traj else ""
+        base = getattr(episode.env, "baseline", None)  # the baseline of the scale that runs
+        if isinstance(base, dict):
+            self.baseline = base.get(self.metric)
         vals = [s[self.metric] for s in episode.env.scores if self.metric in s]
         if vals:
             self.last = vals[-1]
