@@ -135,8 +135,12 @@ class Worker:
     """The agent's policy in a ``mlgym_worker`` worker, spoken to through private pipes."""
 
     def __init__(self, folder: Path, config: Path, env_name: str, checkpoints: list[Path]) -> None:
-        import mlgym_worker
+        try:
+            import mlgym_worker  # laid next to the evaluator by mlgym (grader folder and workspace)
+        except ImportError:  # run from elsewhere (the pack's own tests): core's copy
+            from mlgym_core.task import worker_lib
 
+            mlgym_worker = worker_lib()
         self.error = mlgym_worker.WorkerError
         self.w = mlgym_worker.spawn(WORKER, [str(folder), str(config), env_name, *map(str, checkpoints)],
                                     code=str(folder), gpus=True,

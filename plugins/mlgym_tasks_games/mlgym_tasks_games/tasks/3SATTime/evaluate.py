@@ -14,7 +14,12 @@ import pickle
 import sys
 import time
 
-import mlgym_worker
+try:
+    import mlgym_worker  # laid next to the evaluator by mlgym (grader folder and workspace)
+except ImportError:  # run from elsewhere (the pack's own tests): core's copy
+    from mlgym_core.task import worker_lib
+
+    mlgym_worker = worker_lib()
 
 PENALTY = 1e6
 TIMEOUT = 600.0  # per instance
