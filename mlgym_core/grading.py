@@ -9,6 +9,7 @@ output is read with a cap; the host never buffers it whole.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import shutil
 import signal
@@ -24,6 +25,9 @@ from .errors import EvaluationFormatError, MlgymError
 from .sandbox import GRADER_DIR, GradeConfig, GradeResult
 from .task import WORKER_MODULE, Task, worker_lib, worker_module
 
+log = logging.getLogger(__name__)
+WORKER_ISOLATION_LINE = "mlgym-worker-isolation:"
+"""What ``mlgym_worker.spawn`` writes on the evaluator's stderr: the isolation its worker got."""
 OUTPUT_CAP = 1 << 20
 """Bytes of the evaluator's standard output kept (its end); the rest is read and dropped."""
 STDERR_CAP = 64 << 10
@@ -69,6 +73,11 @@ def grade(task: Task, runtime: object, workspace: Path, *, devices: tuple[str, .
         tail = res.stderr.strip()[-3000:] or res.output.strip()[-3000:]
         raise EvaluationFailedError(f"Failed to decode metrics from evaluation script: it exited with status "
                                     f"{res.returncode}, so there is no score. Output:\n---\n{tail}\n---")
+    weak = sorted({ln.split(":", 1)[1].strip() for ln in res.stderr.splitlines()
+                   if ln.startswith(WORKER_ISOLATION_LINE)} - {"bwrap"})
+    if weak:
+        log.warning("task %s: the grader ran the agent's code with worker isolation '%s' (no nested sandbox: "
+                    "the code may read the grader's files)", task.spec.id, ",".join(weak))
     return task.parse_metrics(res.output), path
 
 

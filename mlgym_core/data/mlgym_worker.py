@@ -219,9 +219,10 @@ def bwrap_argv(argv: list[str], *, code: str | None, files: list[str], gpus: boo
     a += ["--dev", "/dev", "--tmpfs", "/tmp", "--dir", "/proc"]
     for name in PROC_FILES:
         a += ["--ro-bind-try", f"/proc/{name}", f"/proc/{name}"]
-    if gpus:
+    if gpus:  # the device nodes and the driver's machine-wide /proc entries (untested on a GPU host)
         for node in sorted(glob.glob("/dev/nvidia*")):
             a += ["--dev-bind-try", node, node]
+        a += ["--ro-bind-try", "/proc/driver/nvidia", "/proc/driver/nvidia"]
     if code:
         a += ["--ro-bind", code, code]
         for mp in _mounts_below(os.path.realpath(code)):
