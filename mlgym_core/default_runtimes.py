@@ -28,6 +28,7 @@ from .sandbox import (
 from .cgroups import EpisodeCgroup
 from .leftovers import mark_owner
 from .privileges import as_user_argv, give_to, sandbox_uids
+from .seccomp import program_file
 from .shell import PersistentShell, ShellResult, descendants
 from .specs import RuntimeSpec
 
@@ -39,6 +40,9 @@ SANDBOX_UID = 1000
 SAFE_ENV = ("LANG", "LC_ALL", "TZ", "CUDA_HOME", "LD_LIBRARY_PATH", "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE",
             "OMP_NUM_THREADS")
 RUN_TMPFS_BYTES = 64 << 20
+SECCOMP_FD = "@SECCOMP_FD@"
+"""Placeholder of the fd bwrap reads the seccomp filter from: :meth:`Envelope.wrap` opens the filter on
+a free fd and puts its number there."""
 DISK_ENV = "MLGYM_WORKSPACE_GB"
 DEFAULT_DISK_GB = 4.0
 MEMORY_ENV = "MLGYM_MEMORY_GB"
@@ -187,7 +191,8 @@ def _mask_argv(kind: str, path: str) -> list[str]:
 def bwrap_argv(bwrap: str, *, workspace: Path, ro_binds: dict[str, Path], read_only: tuple[str, ...],
                tools_dir: Path | None, services_dir: Path | None, env: dict[str, str], network: bool,
                hide: tuple[Path, ...], command: list[str], devices: tuple[str, ...] = (),
-               run_as: int | None = None, tmpfs_bytes: int = 2 << 30, nestable: bool = False) -> list[str]:
+               run_as: int | None = None, tmpfs_bytes: int = 2 << 30, nestable: bool = False,
+               seccomp: bool = False) -> list[str]:
     """The bubblewrap command line of a sandbox whose workspace is ``workspace``.
 
     ``run_as``: with mlgym started as root, the unprivileged host uid of the sandbox's processes.
@@ -199,6 +204,8 @@ def bwrap_argv(bwrap: str, *, workspace: Path, ro_binds: dict[str, Path], read_o
     read-only covers of /proc/sys (root passes bwrap's writability check, so it adds them), which
     lets a sandbox inside (the grader's worker) mount its own /proc; /proc/sys then stays
     unwritable by permissions (root-owned, and the uid holds no capability).
+    ``seccomp``: load the filter of :mod:`.seccomp` (the argv must then go through
+    :meth:`Envelope.wrap` with ``seccomp=True``, which opens it).
     ``tmpfs_bytes``: the size of /tmp, /home and /dev/shm (/run gets 64 MiB; /dev is read-only).
     ``devices``: GPU ids assigned to the episode; their NVIDIA device nodes (and the driver's
     control nodes) are bound in, and CUDA_VISIBLE_DEVICES in ``env`` names them."""
@@ -216,6 +223,8 @@ def bwrap_argv(bwrap: str, *, workspace: Path, ro_binds: dict[str, Path], read_o
             command = ["/bin/sh", "-c", 'mount -t proc -o nosuid,nodev,noexec proc /proc && exec "$@"', "sh",
                        *command]
     a += ["--hostname", "mlgym"]
+    if seccomp:
+        a += ["--seccomp", SECCOMP_FD]
     for top in ("usr", "bin", "lib", "lib32", "lib64", "sbin", "opt"):
         p = Path("/" + top)
         if p.is_symlink():
@@ -305,6 +314,20 @@ def disk_cap_bytes() -> int:
     return int(_env_gb(DISK_ENV, DEFAULT_DISK_GB) * 2 ** 30)
 
 
+_WRAPPER = r"""for f in $0; do echo $$ > "$f" || exit 125; done
+ulimit -f "$1" || exit 125
+bpf=$2; shift 2
+if [ -n "$bpf" ]; then
+  fd=9; while [ -e /proc/self/fd/$fd ]; do fd=$((fd-1)); done
+  eval "exec $fd<\"\$bpf\"" || exit 125
+  n=$#; for a; do [ "$a" = @SECCOMP_FD@ ] && a=$fd; set -- "$@" "$a"; done; shift $n
+fi
+exec "$@"
+"""
+"""Run by /bin/sh before bwrap: $0 the cgroup.procs files to join, $1 the file-size limit in blocks of
+512 bytes, $2 the seccomp filter to open on a free fd (its number replaces the placeholder)."""
+
+
 class Envelope:
     """An episode's resource envelope: cgroups (pids, memory, CPU, freezer), tmpfs sizes and the
     file-size cap, with a record of what was applied and what this machine could not apply."""
@@ -321,15 +344,17 @@ class Envelope:
         if isolated:
             self.applied["tmpfs"] = (f"/tmp, /home, /dev/shm {self.memory >> 20} MiB; /run {RUN_TMPFS_BYTES >> 20} "
                                      "MiB; /dev read-only")
-        self.applied["file_size"] = f"RLIMIT_FSIZE {self.disk >> 20} MiB per file"
+        self.applied["file_size"] = (f"RLIMIT_FSIZE {self.disk >> 20} MiB per file" +
+                                     ("; fallocate keeping the size refused (seccomp)" if isolated else ""))
         self.missing.setdefault("disk_total", "no per-workspace quota: each file is capped, not their sum")
 
-    def wrap(self, argv: list[str]) -> list[str]:
-        """Join the cgroups and set the file-size limit (soft and hard, so the sandbox cannot raise
-        it) before exec-ing ``argv`` (one tiny sh: Python still spawns it with vfork)."""
+    def wrap(self, argv: list[str], seccomp: bool = False) -> list[str]:
+        """Join the cgroups, set the file-size limit (soft and hard, so the sandbox cannot raise it)
+        and, with ``seccomp``, open the filter of :mod:`.seccomp` on a free fd and name it in place of
+        :data:`SECCOMP_FD`, before exec-ing ``argv`` (one tiny sh: Python still spawns it with vfork)."""
         procs = " ".join(str(d / "cgroup.procs") for d in (self.cgroup.dirs if self.cgroup else []))
-        return ["/bin/sh", "-c", 'for f in $0; do echo $$ > "$f" || exit 125; done; ulimit -f "$1" && shift && '
-                'exec "$@"', procs, str(self.disk // 512), *argv]
+        bpf = str(program_file(_private_dir())) if seccomp else ""
+        return ["/bin/sh", "-c", _WRAPPER, procs, str(self.disk // 512), bpf, *argv]
 
     def record(self) -> dict[str, dict[str, str]]:
         return {"applied": dict(self.applied), "not_applied": dict(self.missing)}
@@ -366,9 +391,9 @@ class LocalSandbox:
                                   services_dir=config.services_dir, env=env, network=config.network,
                                   hide=config.hide, command=["/bin/bash", "--noprofile", "--norc"],
                                   devices=config.devices, run_as=uids.agent if uids else None,
-                                  tmpfs_bytes=self.envelope.memory)
-                self.shell = PersistentShell(self.envelope.wrap(argv), env={}, output_cap=config.output_cap,
-                                             init=config.init)
+                                  tmpfs_bytes=self.envelope.memory, seccomp=True)
+                self.shell = PersistentShell(self.envelope.wrap(argv, seccomp=True), env={},
+                                             output_cap=config.output_cap, init=config.init)
             else:
                 _unprotected_layout(config)
                 env["HOME"] = str(config.workspace.parent)
@@ -544,7 +569,7 @@ class LocalRuntime:
                               tools_dir=None, services_dir=None, env=env, network=False, hide=config.hide,
                               command=["/bin/bash", "--noprofile", "--norc", "-c", config.command],
                               devices=config.devices, run_as=uids.grader if uids else None,
-                              tmpfs_bytes=envelope.memory, nestable=True)
+                              tmpfs_bytes=envelope.memory, nestable=True, seccomp=True)
             cwd = None
         else:
             env["HOME"] = str(config.folder)
@@ -558,7 +583,7 @@ class LocalRuntime:
                     command = command.replace(dest, str(host))
             argv = ["/bin/bash", "--noprofile", "--norc", "-c", command.replace(WORKSPACE, str(config.folder))]
             cwd = str(config.folder)
-        argv = envelope.wrap(argv)
+        argv = envelope.wrap(argv, seccomp=bool(self.bwrap))
         from .grading import run_capped
 
         try:

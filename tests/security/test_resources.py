@@ -25,8 +25,11 @@ def test_a_memory_hog_is_stopped_at_the_tasks_memory_limit(start_sandbox):
 
 def test_fallocate_of_5g_in_the_workspace_fails(start_sandbox):
     box = start_sandbox()
-    res = box.run("fallocate -l 5G big; echo rc=$?; truncate -s 5G sparse; echo rc=$?", 30)
+    # plain, sparse, and an allocation that keeps the size (which RLIMIT_FSIZE alone lets through)
+    res = box.run("fallocate -l 5G big; echo rc=$?; truncate -s 5G sparse; echo rc=$?; "
+                  "touch kept; fallocate -n -l 5G kept; echo rc=$?", 30)
     assert res.output.count("rc=0") == 0, res.output
+    assert os.stat(box.workspace_host / "kept").st_blocks * 512 < 1 << 20
     for name in ("big", "sparse"):
         p = box.workspace_host / name
         assert not p.exists() or p.stat().st_size < 5 << 30

@@ -1,0 +1,56 @@
+"""A tiny seccomp filter for the sandbox: ``fallocate`` with FALLOC_FL_KEEP_SIZE fails (EPERM).
+
+RLIMIT_FSIZE caps every file the sandbox writes, but the kernel does not check it for an
+allocation that keeps the file's size (``fallocate -n -l 100G x`` would take 100 GB of the
+host's disk in one call). Everything else is allowed. The classic-BPF program is written by
+hand (no libseccomp needed) for the ABIs of x86_64 (and its i386/x32 entry points) and
+aarch64 (and arm); bwrap loads it with ``--seccomp FD``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import struct
+from pathlib import Path
+
+# struct seccomp_data: int nr; __u32 arch; __u64 instruction_pointer; __u64 args[6]
+_NR, _ARCH, _ARG1_LO = 0, 4, 24
+_LD_ABS, _JEQ, _JSET, _AND, _RET = 0x20, 0x15, 0x45, 0x54, 0x06
+_ALLOW, _EPERM = 0x7FFF0000, 0x00050000 | 1
+FALLOC_FL_KEEP_SIZE = 1
+X32_BIT = 0x40000000
+# audit arch -> fallocate's syscall number
+FALLOCATE = {0xC000003E: 285, 0x40000003: 324, 0xC00000B7: 47, 0x40000028: 352}
+
+
+def program() -> bytes:
+    """The filter as bytes of ``struct sock_filter`` (code u16, jt u8, jf u8, k u32).
+
+    Per ABI a block: [ld arch;] jeq arch (else next block); ld nr; and ~x32-bit; jeq fallocate
+    (else allow); ld args[1]; jset KEEP_SIZE -> deny, else allow. Then: deny, allow."""
+    arches = list(FALLOCATE.items())
+    starts, pos = [], 0
+    for _ in arches:
+        starts.append(pos)
+        pos += 7
+    deny, allow = pos, pos + 1
+    ins: list[tuple[int, int, int, int]] = []
+    for i, (arch, nr) in enumerate(arches):
+        at = starts[i] + 1  # the jeq on the arch
+        nxt = starts[i + 1] if i + 1 < len(arches) else allow
+        ins += [(_LD_ABS, 0, 0, _ARCH), (_JEQ, 0, nxt - at - 1, arch), (_LD_ABS, 0, 0, _NR),
+                (_AND, 0, 0, 0xFFFFFFFF & ~X32_BIT), (_JEQ, 0, allow - (at + 3) - 1, nr),
+                (_LD_ABS, 0, 0, _ARG1_LO), (_JSET, deny - (at + 5) - 1, allow - (at + 5) - 1, FALLOC_FL_KEEP_SIZE)]
+    ins += [(_RET, 0, 0, _EPERM), (_RET, 0, 0, _ALLOW)]
+    return b"".join(struct.pack("=HBBI", *i) for i in ins)
+
+
+def program_file(folder: Path) -> Path:
+    """The filter written once into ``folder`` (a private folder of this uid)."""
+    data = program()
+    p = folder / f"seccomp-{hashlib.sha1(data).hexdigest()[:10]}.bpf"
+    if not p.exists():
+        tmp = p.with_name(p.name + ".tmp")
+        tmp.write_bytes(data)
+        tmp.replace(p)
+    return p
