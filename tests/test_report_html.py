@@ -57,7 +57,7 @@ def test_page_is_self_contained(page):
     text = html.read_text()
     assert "http://" not in text.replace("http://www.w3.org/2000/svg", "")
     assert "https://" not in text
-    assert text.count("data:image/png;base64,") == 7
+    assert text.count("data:image/png;base64,") == 14  # 7 figures for each of the two scales
 
 
 def test_loads_without_console_errors(page):
@@ -97,7 +97,7 @@ def test_trajectory_opens_on_click_and_search_filters(page):
 
     driver, _, _ = page
     rows = driver.find_elements(By.CSS_SELECTOR, "#runs tbody tr")
-    assert len(rows) == 10
+    assert len(rows) == 11
     search = driver.find_element(By.ID, "search")
     search.send_keys("evaluation_format_error")
     visible = [r for r in rows if r.is_displayed()]
@@ -142,3 +142,15 @@ def test_viewer_shows_per_call_tokens_cost_and_the_messages(page):
     assert "Messages sent to the model (7, the history)" in messages.text
     messages.find_element(By.TAG_NAME, "summary").click()
     assert "SETTING: the system prompt" in messages.text and "TASK: minimise the loss" in messages.text
+
+
+def test_other_scales_have_their_own_tables(page):
+    from selenium.webdriver.common.by import By
+
+    driver, obj, _ = page
+    assert obj["scale"] == "full" and set(obj["other_scales"]) == {"smoke"}
+    assert "Scale smoke" in driver.find_element(By.ID, "scale-smoke").text
+    cell = driver.find_element(By.CSS_SELECTOR, '#best-attempt-smoke td[data-method="baseline"][data-task="myTask"]')
+    assert cell.text == _fmt(2.0)  # the smoke baseline, not the full one (1.0)
+    full = driver.find_element(By.CSS_SELECTOR, '#best-attempt td[data-method="baseline"][data-task="myTask"]')
+    assert full.text == _fmt(1.0)
