@@ -281,30 +281,37 @@ def _do_run(spec: Any) -> None:
 @click.option("--model-option", "model_options", multiple=True, cls=_KeyValues,
               help="Model backend option KEY=VALUE (value as YAML), e.g. temperature=0.2; repeat it or give "
                    "several pairs: --model-option base_url=URL api_key=KEY.")
+@click.option("--resume-from", type=click.Path(exists=True, file_okay=False), default=None,
+              help="Continue the episode saved in this snapshot folder (e.g. RUN_DIR/snapshot of replay --until).")
 def run_cmd(task: str, agent: str, model: str | None, runtime: str, max_steps: int, seed: int, scale: str,
             output: str, workspace_from: str | None, options: tuple[str, ...], short_timeout: float | None,
             training_timeout: float | None, cost_limit: float | None, devices: str | None,
-            model_options: tuple[str, ...] = ()) -> None:
+            model_options: tuple[str, ...] = (), resume_from: str | None = None) -> None:
     """Run one episode and write its trajectory, results.json and run.json."""
     from .run import RunSpec
 
     _do_run(RunSpec(task=task, agent=agent, model=model, runtime=runtime, max_steps=max_steps, seed=seed,
                     scale=scale, output=output, workspace_from=workspace_from, agent_options=_parse_options(options),
                     short_timeout=short_timeout, training_timeout=training_timeout, cost_limit=cost_limit,
-                    model_options=_parse_options(model_options, "--model-option"), devices=_devices(task, devices)))
+                    model_options=_parse_options(model_options, "--model-option"), devices=_devices(task, devices),
+                    resume_from=str(Path(resume_from).resolve()) if resume_from else None))
 
 
 @cli.command("replay")
 @click.argument("trajectory", type=click.Path(exists=True, dir_okay=False))
 @_common_run_options
+@click.option("--until", type=POSITIVE_INT, default=None,
+              help="Stop after N steps and keep the episode in RUN_DIR/snapshot (mlgym run --resume-from).")
 def replay_cmd(trajectory: str, task: str, runtime: str, max_steps: int, seed: int, scale: str, output: str,
                workspace_from: str | None, options: tuple[str, ...], short_timeout: float | None,
-               training_timeout: float | None, devices: str | None) -> None:
+               training_timeout: float | None, devices: str | None, until: int | None = None) -> None:
     """Re-execute the actions of a trajectory (ours or MLGym's) in a fresh episode."""
     from .run import RunSpec
 
     opts = _parse_options(options)
     opts["trajectory"] = str(Path(trajectory).resolve())
+    if until is not None:
+        opts["until"] = until
     _do_run(RunSpec(task=task, agent="replay", runtime=runtime, max_steps=max_steps, seed=seed, scale=scale,
                     output=output, workspace_from=workspace_from, agent_options=opts, trajectory=trajectory,
                     short_timeout=short_timeout, training_timeout=training_timeout, devices=_devices(task, devices)))

@@ -41,7 +41,10 @@ class BaselineAgent:
 class ReplayAgent:
     """Re-execute every recorded ``action`` of a trajectory, keeping its thoughts and responses."""
 
-    def __init__(self, trajectory: str | None = None, **_options: Any) -> None:
+    def __init__(self, trajectory: str | None = None, until: int | None = None, **_options: Any) -> None:
+        if until is not None and (isinstance(until, bool) or not isinstance(until, int) or until < 1):
+            raise ConfigError(f"replay: until must be a positive integer, got {until!r}")
+        self.until = until
         if not trajectory:
             raise ConfigError("the replay agent needs a trajectory file (mlgym replay TRAJ --task ID)")
         self.path = Path(trajectory)
@@ -52,9 +55,12 @@ class ReplayAgent:
         self.recorded_status = str(info.get("exit_status") or "") if isinstance(info, dict) else ""
 
     def run(self, episode: Any) -> None:
-        for st in self.steps:
+        for i, st in enumerate(self.steps):
             if episode.done:
                 break
+            if self.until is not None and i == self.until:  # keep the episode for an agent to continue
+                episode.env.snapshot(episode.traj_path.parent / "snapshot")
+                return
             episode.step(st["action"], thought=str(st.get("thought") or ""),
                          response=str(st.get("response") or ""),
                          state=st.get("state") if isinstance(st.get("state"), str) else None)

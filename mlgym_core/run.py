@@ -35,6 +35,8 @@ class RunSpec(BaseModel):
     workspace_from: str | None = None
     trajectory: str | None = None
     """Trajectory to re-execute (replay agent)."""
+    resume_from: str | None = None
+    """An episode snapshot to continue (``mlgym replay --until`` writes one in its run directory)."""
     agent_options: dict[str, Any] = Field(default_factory=dict)
     model_options: dict[str, Any] = Field(default_factory=dict)
     short_timeout: float | None = None
@@ -185,7 +187,7 @@ def run_episode(spec: RunSpec, *, env: MLGymEnv | None = None, on_step: Any = No
                        tools=agent_tools, short_timeout=spec.short_timeout,
                        training_timeout=spec.training_timeout, devices=spec.devices,
                        workspace_from=spec.workspace_from, tool_options=spec.agent_options.get("tool_options"),
-                       prestart=False)  # one episode: no next sandbox to start ahead
+                       prestart=False, resume_from=spec.resume_from)  # one episode: no next sandbox to start ahead
     episode = Episode(env, spec, traj_path, model=model, on_step=on_step)
     prev = signal.getsignal(signal.SIGTERM)
 
@@ -208,6 +210,9 @@ def run_episode(spec: RunSpec, *, env: MLGymEnv | None = None, on_step: Any = No
         if env.isolation == "none":
             record["warnings"].append("bwrap is not installed: commands ran without isolation")
         record["timings"]["reset_s"] = reset_info["timings"]["reset_s"]
+        for h in env.history:  # a resumed episode: its trajectory starts with the snapshot's steps
+            episode.traj["trajectory"].append({"action": h["action"], "observation": h["observation"],
+                                               "response": "", "state": "", "thought": "", "execution_time": 0.0})
         episode.writer.write(episode.traj)
         agent.run(episode)
         if not episode.done:  # the agent returned without ending the episode

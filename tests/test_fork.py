@@ -95,3 +95,35 @@ def test_fork_and_restore_refuse_what_they_cannot_use(tmp_path):
             e.reset(options={"snapshot": tmp_path / "nosnap"})
     finally:
         e.close()
+
+
+def test_replay_until_then_resume_with_another_agent(tmp_path):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    fixture = Path(__file__).parent / "fixtures" / "bos_always_zero.traj"
+
+    def mlgym(*args):
+        return subprocess.run([sys.executable, "-m", "mlgym_core", *args, "--task", "battleOfSexes"],
+                              capture_output=True, text=True, timeout=300, env=dict(os.environ))
+
+    r = mlgym("replay", str(fixture), "--until", "3", "--output", str(tmp_path / "a"))
+    assert r.returncode == 0, r.stderr
+    (run_a,) = (tmp_path / "a").iterdir()
+    state = json.loads((run_a / "snapshot" / "state.json").read_text())
+    assert state["history"]["step"] == 3 and "row_strategy" in state["history"]["history"][2]["action"]
+    assert json.loads((run_a / "run.json").read_text())["scores"] == []  # stopped before validate
+    r = mlgym("run", "--agent", "baseline", "--resume-from", str(run_a / "snapshot"), "--output",
+              str(tmp_path / "b"))
+    assert r.returncode == 0, r.stderr
+    (run_b,) = (tmp_path / "b").iterdir()
+    run = json.loads((run_b / "run.json").read_text())
+    actions = [s["action"] for s in json.loads((run_b / "battleOfSexes.traj").read_text())["trajectory"]]
+    recorded = [s["action"] for s in json.loads(fixture.read_text())["trajectory"]]
+    assert actions == recorded[:3] + ["validate", "submit"] and run["steps"] == 5
+    assert run["exit_status"] == "submitted"
+    assert run["scores"][0]["Score"] == pytest.approx(1.44, abs=0.04)  # the replayed strategy, not the starter's
+    r = mlgym("replay", str(fixture), "--until", "0", "--output", str(tmp_path / "c"))
+    assert r.returncode != 0 and "--until must be a positive integer" in r.stderr
