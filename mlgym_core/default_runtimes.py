@@ -10,8 +10,10 @@ import signal
 import stat
 import sys
 import tempfile
+import threading
 import time
 import warnings
+import weakref
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -29,7 +31,7 @@ from .cgroups import EpisodeCgroup
 from .leftovers import mark_owner
 from .privileges import as_user_argv, give_to, sandbox_uids
 from .seccomp import program_file
-from .shell import PersistentShell, ShellResult, descendants
+from .shell import PersistentShell, ShellResult, descendants, kill_descendants
 from .specs import RuntimeSpec
 
 ETC_ALLOW = ("alternatives", "ld.so.cache", "ld.so.conf", "ld.so.conf.d", "localtime", "nsswitch.conf",
@@ -294,7 +296,7 @@ def _memory_bytes(declared_gb: float | None) -> int:
     return min(int(gb * 2 ** 30), total) if gb else total // 2
 
 
-def _env_gb(name: str, default: float) -> float:
+def _env_gb(name: str, default: float, unit: str = "GiB") -> float:
     raw = os.environ.get(name, "").strip()
     if not raw:
         return default
@@ -305,7 +307,7 @@ def _env_gb(name: str, default: float) -> float:
     if value <= 0:
         from .errors import SandboxError
 
-        raise SandboxError(f"environment variable {name}={raw!r}: expected a positive number of GiB")
+        raise SandboxError(f"environment variable {name}={raw!r}: expected a positive number of {unit}")
     return value
 
 
@@ -346,7 +348,11 @@ class Envelope:
                                      "MiB; /dev read-only")
         self.applied["file_size"] = (f"RLIMIT_FSIZE {self.disk >> 20} MiB per file" +
                                      ("; fallocate keeping the size refused (seccomp)" if isolated else ""))
-        self.missing.setdefault("disk_total", "no per-workspace quota: each file is capped, not their sum")
+        if isolated:
+            self.applied["disk_total"] = (f"workspace usage checked every {_DiskWatch.interval():g} s; over "
+                                          f"{self.disk >> 20} MiB, the sandbox's commands are killed")
+        else:
+            self.missing["disk_total"] = "no isolation: the workspace's total size is not watched"
 
     def wrap(self, argv: list[str], seccomp: bool = False) -> list[str]:
         """Join the cgroups, set the file-size limit (soft and hard, so the sandbox cannot raise it)
@@ -406,13 +412,23 @@ class LocalSandbox:
             self.envelope.close()
             raise
         self._cgroup = cg
+        self.over_disk = 0
+        """Bytes the workspace held when the disk watch last found it over the cap (0: not over)."""
+        if bwrap:
+            _DiskWatch.add(self)
 
     @property
     def workspace_path(self) -> str:
         return WORKSPACE if self.isolation == "bwrap" else str(self.config.workspace)
 
     def run(self, command: str, timeout: float) -> ShellResult:
-        return self.shell.run(command, timeout)
+        res = self.shell.run(command, timeout)
+        if self.over_disk:
+            res.output += (f"\n[mlgym: the workspace holds {self.over_disk >> 20} MiB, over its cap of "
+                           f"{self.envelope.disk >> 20} MiB: the command's processes were killed; "
+                           "delete files to go on]\n")
+            self.over_disk = 0
+        return res
 
     @contextlib.contextmanager
     def frozen(self) -> Iterator[None]:
@@ -458,6 +474,69 @@ class LocalSandbox:
     def close(self) -> None:
         self.shell.close()
         self.envelope.close()
+
+
+class _DiskWatch:
+    """One thread that sums the disk usage (allocated blocks) of every live sandbox's workspace
+    every ``interval`` seconds; a workspace over its cap gets the processes its shell started
+    killed (the shell lives on) and a note in the next observation. With the per-file limit and the
+    seccomp filter, one episode's disk use is bounded by about the cap plus what it writes
+    between two checks."""
+
+    _boxes: weakref.WeakSet[LocalSandbox] = weakref.WeakSet()
+    _thread: threading.Thread | None = None
+    _pid = 0
+    _lock = threading.Lock()
+
+    @classmethod
+    def add(cls, box: LocalSandbox) -> None:
+        with cls._lock:
+            cls._boxes.add(box)
+            if cls._thread is None or cls._pid != os.getpid():  # threads do not survive a fork
+                cls._thread = threading.Thread(target=cls._loop, name="mlgym-disk-watch", daemon=True)
+                cls._thread.start()
+                cls._pid = os.getpid()
+
+    @staticmethod
+    def interval() -> float:
+        """Seconds between two checks: ``MLGYM_DISK_CHECK_S``, default 2."""
+        return _env_gb("MLGYM_DISK_CHECK_S", 2.0, "seconds")
+
+    @classmethod
+    def _loop(cls) -> None:
+        while True:
+            try:
+                time.sleep(cls.interval())
+            except Exception:  # a bad MLGYM_DISK_CHECK_S: reported where the envelope is made
+                time.sleep(2.0)
+            for box in list(cls._boxes):
+                try:
+                    used = _usage(box.workspace_host)
+                    if used > box.envelope.disk and box.shell.alive():
+                        box.over_disk = used
+                        kill_descendants(box.shell.pid, exclude_shell=True)
+                except Exception:  # a sandbox closing under us
+                    continue
+
+
+def _usage(root: Path) -> int:
+    """Allocated bytes below ``root`` (links not followed)."""
+    total = 0
+    stack = [str(root)]
+    while stack:
+        try:
+            entries = list(os.scandir(stack.pop()))
+        except OSError:
+            continue
+        for e in entries:
+            try:
+                st = e.stat(follow_symlinks=False)
+            except OSError:
+                continue
+            total += st.st_blocks * 512
+            if e.is_dir(follow_symlinks=False):
+                stack.append(e.path)
+    return total
 
 
 def _hand_over(config: SandboxConfig, uid: int) -> None:

@@ -36,6 +36,19 @@ def test_fallocate_of_5g_in_the_workspace_fails(start_sandbox):
     assert "file_size" in box.envelope.applied
 
 
+def test_writing_past_the_workspace_cap_in_many_files_is_stopped(start_sandbox, monkeypatch):
+    monkeypatch.setenv("MLGYM_WORKSPACE_GB", "0.05")  # 51 MiB
+    monkeypatch.setenv("MLGYM_DISK_CHECK_S", "0.1")
+    box = start_sandbox()
+    writer = ("python3 -c \"import time\nfor i in range(100):\n    open(f'f{i}', 'wb').write(b'x' * (5 << 20))\n"
+              "    time.sleep(0.05)\nprint('wrote', 'all')\"; echo rc=$?")
+    res = box.run(writer, 60)
+    assert "wrote all" not in res.output and "over its cap" in res.output, res.output
+    used = sum(f.stat().st_size for f in box.workspace_host.iterdir())
+    assert used < 300 << 20  # 500 MiB unstopped; the cap plus what a few checks let through
+    assert out(box, "rm -f f*; echo ok").strip() == "ok"  # the shell lives on
+
+
 def test_tmpfs_writes_beyond_their_size_fail(start_sandbox):
     box = start_sandbox(memory_gb=0.25)  # /tmp, /home, /dev/shm: 256 MiB; /run: 64 MiB
     res = box.run("head -c 100M /dev/zero > /run/big; echo rc=$?; du -sm /run | cut -f1; "
@@ -78,5 +91,5 @@ def test_run_json_records_the_envelope(tmp_path):
     rec = run_episode(RunSpec(task="battleOfSexes", agent="replay", output=str(tmp_path / "runs"), max_steps=3,
                               agent_options={"trajectory": str(traj)}))
     saved = json.loads((Path(rec["run_dir"]) / "run.json").read_text())["resources"]
-    assert "file_size" in saved["applied"] and "disk_total" in saved["not_applied"]
+    assert "file_size" in saved["applied"] and "disk_total" in saved["applied"]
     assert ("memory" in saved["applied"]) == (os.geteuid() == 0) or "memory" in saved["not_applied"]
