@@ -15,7 +15,7 @@ from typing import Any
 
 from .build import Built
 from .loader import Run, pack_steps
-from .render import SUMMARY_HEADER, fmt, fmt_cost, ordered_methods, summary_rows
+from .render import SUMMARY_HEADER, SUMMARY_NOTE, fmt, fmt_cost, ordered_methods, summary_rows
 
 _CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:24px;color:#222;max-width:1400px}
@@ -158,7 +158,9 @@ def _e(text: Any) -> str:
 
 
 def _script_json(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":")).replace("</", "<\\/")
+    # Every '<' escaped: agent-written text (observations, actions) can hold "</script>" or
+    # "<!--", either of which would let it out of the JSON block and into the page.
+    return json.dumps(value, separators=(",", ":")).replace("<", "\\u003c")
 
 
 def _table(table_id: str, header: list[str], rows: list[tuple[list[str], list[dict[str, str]]]]) -> str:
@@ -230,7 +232,8 @@ def _scale_section(obj: dict[str, Any], suffix: str) -> list[str]:
         attrs = [{"method": row[0]} if not key else {"method": row[0], "key": key, "value": _num_attr(e.get(key))}
                  for key in keys]
         srows.append((row, attrs))
-    parts += ["<h2>Summary</h2>", _table(f"summary{suffix}", SUMMARY_HEADER, srows)]
+    parts += ["<h2>Summary</h2>", _table(f"summary{suffix}", SUMMARY_HEADER, srows),
+              f'<p class="meta">{_e(SUMMARY_NOTE)}</p>']
     for which, title in (("best_attempt", "Best Attempt@k"), ("best_submission", "Best Submission@k")):
         rows = []
         for task, info in obj["tasks"].items():
