@@ -52,8 +52,8 @@ def summary_rows(obj: dict[str, Any]) -> list[list[str]]:
     return rows
 
 
-SUMMARY_HEADER = ["Method", "AUP (best attempt)", "AUP (best submission)", "BORDA", "Mean rank",
-                  "Cost / run", "Runs", "Failure rate"]
+SUMMARY_HEADER = ["Method", "AUP (BA)", "AUP (BS)", "BORDA", "Mean rank", "Cost / run", "Runs", "Failure rate"]
+SUMMARY_NOTE = "BA: best attempt, BS: best submission (last one), over the first k runs of each task"
 
 
 def _table(title: str) -> Table:
@@ -93,6 +93,7 @@ def print_scale(console: Console, obj: dict[str, Any]) -> None:
         _col(summary, h, left=i == 0)
     for row in summary_rows(obj):
         summary.add_row(*row)
+    summary.caption = SUMMARY_NOTE
     console.print(summary)
     for which, title in (("best_attempt", "Best Attempt@k"), ("best_submission", "Best Submission@k")):
         t = _table(title)
