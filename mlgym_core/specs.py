@@ -130,6 +130,8 @@ class TaskSpec(_Spec):
                 raise ValueError(f"scale_baselines: '{scale}' must be one of the other scales "
                                  f"({', '.join(self.scales[1:]) or 'none'}); the first scale's baseline is "
                                  "baseline_scores")
+            if self.metric not in self.scale_baselines[scale].scores:
+                raise ValueError(f"scale_baselines: '{scale}' has no score for the priority metric '{self.metric}'")
         return self
 
     @field_validator("id")

@@ -68,6 +68,12 @@ def test_scale_baselines_must_name_another_scale(tmp_path):
         make_spec(tmp_path, TASK_YAML.replace("  smoke: {scores", "  full: {scores"))
 
 
+def test_scale_baselines_need_the_priority_metric(tmp_path):
+    with pytest.raises(DescriptorError, match="scale_baselines: 'smoke' has no score for the priority metric "
+                                              "'closeness'"):
+        make_spec(tmp_path, TASK_YAML.replace("{scores: {closeness: 70.0}", "{scores: {other: 70.0}"))
+
+
 @needs_bwrap
 @pytest.mark.parametrize("scale,baseline", [("smoke", 70.0), ("full", 50.0)])
 def test_env_uses_the_baseline_of_the_scale_that_runs(tmp_path, scale, baseline):
