@@ -136,13 +136,15 @@ class DataSource:
 
     ``dataset``: the folder name under ``MLGYM_DATA_DIR``; ``layout``: what that folder must hold, in words;
     ``files``: paths it must hold to count (none: any folder counts); ``hub``: the Hugging Face hub id the data
-    can be fetched from (None: local only); ``hub_files``: files of that hub dataset whose presence in the
-    hub client's cache makes an offline run possible; ``hint``: an alternative for the message."""
+    can be fetched from (None: local only), a ``hub_kind`` repository ("dataset" or "model"); ``hub_files``:
+    files of that repository whose presence in the hub client's cache makes an offline run possible;
+    ``hint``: an alternative for the message."""
 
     dataset: str
     layout: str
     files: tuple[str, ...] = ()
     hub: str | None = None
+    hub_kind: str = "dataset"
     hub_files: tuple[str, ...] = ()
     hint: str = ""
 
@@ -190,17 +192,19 @@ def _offline_var() -> str | None:
 _probes: dict[str, tuple[float, str | None]] = {}
 
 
-def hub_problem() -> str | None:
-    """None when the Hugging Face hub may be used now, else why not (a phrase).
+def hub_problem(source: DataSource | None = None) -> str | None:
+    """None when the Hugging Face hub may be used now (for ``source``'s repository), else why not (a phrase).
 
     ``HF_HUB_OFFLINE`` / ``HF_DATASETS_OFFLINE`` switch it off; otherwise one request to ``HF_ENDPOINT``
-    (default https://huggingface.co) must get any HTTP answer within :data:`HUB_PROBE_S` seconds (name
-    resolution included). The answer is remembered for a minute."""
+    (default https://huggingface.co), to the repository's API page when ``source`` is given, must be answered
+    within :data:`HUB_PROBE_S` seconds (name resolution included), and for a repository not with "not found"
+    or a server error. The answer is remembered for a minute."""
     offline = _offline_var()
     if offline:
         return f"the Hugging Face hub is switched off ({offline})"
-    endpoint = os.environ.get("HF_ENDPOINT") or "https://huggingface.co"
-    hit = _probes.get(endpoint)
+    endpoint = (os.environ.get("HF_ENDPOINT") or "https://huggingface.co").rstrip("/")
+    url = f"{endpoint}/api/{source.hub_kind}s/{source.hub}" if source is not None and source.hub else endpoint
+    hit = _probes.get(url)
     if hit is not None and time.monotonic() - hit[0] < 60:
         return hit[1]
     import urllib.error
@@ -210,10 +214,11 @@ def hub_problem() -> str | None:
 
     def probe() -> None:
         try:
-            urllib.request.urlopen(urllib.request.Request(endpoint, method="HEAD"), timeout=HUB_PROBE_S).close()
+            urllib.request.urlopen(url, timeout=HUB_PROBE_S).close()
             result.append(None)
-        except urllib.error.HTTPError:  # it answered
-            result.append(None)
+        except urllib.error.HTTPError as exc:  # it answered; 401/403: gated, a token may open it
+            bad = url != endpoint and (exc.code == 404 or exc.code >= 500)
+            result.append(f"the Hugging Face hub answers HTTP {exc.code} for {url}" if bad else None)
         except Exception as exc:
             reason = getattr(exc, "reason", exc)
             result.append(f"the Hugging Face hub does not answer at {endpoint} ({type(reason).__name__}: {reason})")
@@ -222,7 +227,7 @@ def hub_problem() -> str | None:
     t.start()
     t.join(HUB_PROBE_S)
     problem = result[0] if result else f"the Hugging Face hub does not answer at {endpoint} within {HUB_PROBE_S} s"
-    _probes[endpoint] = (time.monotonic(), problem)
+    _probes[url] = (time.monotonic(), problem)
     return problem
 
 
@@ -234,7 +239,7 @@ def _hub_cached(source: DataSource) -> bool:
         from huggingface_hub import try_to_load_from_cache
     except ImportError:
         return False
-    return all(isinstance(try_to_load_from_cache(source.hub, f, repo_type="dataset"), str)
+    return all(isinstance(try_to_load_from_cache(source.hub, f, repo_type=source.hub_kind), str)
                for f in source.hub_files)
 
 
@@ -245,7 +250,7 @@ def from_hub(source: DataSource, fetch: Callable[[], T]) -> T:
     unreachable hub is never called, so its retries cannot take a minute. Any failure of ``fetch`` becomes a
     one-line DataUnavailableError."""
     assert source.hub, f"dataset '{source.dataset}' has no hub id"
-    problem = hub_problem()
+    problem = hub_problem(source)
     if problem is not None and not _offline_var():
         raise unavailable(source, f"no local copy at {where(source)} and {problem}")
     try:
@@ -269,7 +274,7 @@ def require(source: DataSource) -> Path | None:
     why = f"{folder} lacks {', '.join(missing)}" if missing else f"no local copy at {where(source)}"
     if not source.hub:
         raise unavailable(source, why)
-    problem = hub_problem()
+    problem = hub_problem(source)
     if problem is not None and not _hub_cached(source):
         raise unavailable(source, f"{why} and {problem}")
     return None

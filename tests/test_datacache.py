@@ -163,29 +163,43 @@ def test_a_silent_hub_costs_one_probe(no_probe_cache, monkeypatch):
 
 
 class _Hub(http.server.BaseHTTPRequestHandler):
-    def do_HEAD(self):  # noqa: N802
-        self.send_response(404)
+    """Knows one dataset, someone/demo."""
+
+    def do_GET(self):  # noqa: N802
+        self.send_response(200 if self.path == "/api/datasets/someone/demo" else 404)
         self.end_headers()
 
     def log_message(self, *args):
         pass
 
 
-def test_an_answering_hub_is_used_and_its_errors_are_one_line(no_probe_cache, monkeypatch):
+@pytest.fixture
+def hub(no_probe_cache, monkeypatch):
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Hub)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{server.server_port}")
-        assert datacache.hub_problem() is None
-        assert datacache.from_hub(SOURCE, lambda: "fetched") == "fetched"
+    monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{server.server_port}")
+    yield
+    server.shutdown()
+    server.server_close()
 
-        def failing():
-            raise OSError("repository not found\nsecond line")
 
-        with pytest.raises(DataUnavailableError) as err:
-            datacache.from_hub(SOURCE, failing)
-        assert "\n" not in str(err.value) and "'someone/demo'" in str(err.value)
-        assert "OSError: repository not found" in str(err.value)
-    finally:
-        server.shutdown()
-        server.server_close()
+def test_an_answering_hub_is_used_and_its_errors_are_one_line(hub):
+    assert datacache.hub_problem(SOURCE) is None
+    datacache.require(SOURCE)
+    assert datacache.from_hub(SOURCE, lambda: "fetched") == "fetched"
+
+    def failing():
+        raise OSError("repository not found\nsecond line")
+
+    with pytest.raises(DataUnavailableError) as err:
+        datacache.from_hub(SOURCE, failing)
+    assert "\n" not in str(err.value) and "'someone/demo'" in str(err.value)
+    assert "OSError: repository not found" in str(err.value)
+
+
+def test_a_hub_without_the_repository_is_never_called(hub):
+    gone = DataSource(dataset="gone", layout="x.csv", hub="someone/gone")
+    with pytest.raises(DataUnavailableError, match=r"answers HTTP 404 for http://127\.0\.0\.1:\d+/api/datasets/"):
+        datacache.from_hub(gone, _never_called)
+    with pytest.raises(DataUnavailableError, match="HTTP 404"):
+        datacache.require(gone)

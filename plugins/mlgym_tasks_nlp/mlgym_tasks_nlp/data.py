@@ -41,7 +41,7 @@ FINEWEB = DataSource(dataset="fineweb", hub=FINEWEB_HUB, hint=SMOKE_HINT,
                      layout="fineweb10B/fineweb_{train,val}_*.bin shards or *.jsonl texts")
 MNLI = DataSource(dataset="mnli", hub=MNLI_HUB, hint=SMOKE_HINT, layout=(
     "train.jsonl, validation_matched.jsonl, validation_mismatched.jsonl with premise/hypothesis/label"))
-BERT = DataSource(dataset="bert-base-uncased", hub=BERT_HUB,
+BERT = DataSource(dataset="bert-base-uncased", hub=BERT_HUB, hub_kind="model",
                   layout="config.json, model.safetensors, vocab.txt, tokenizer_config.json")
 
 
