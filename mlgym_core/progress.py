@@ -12,6 +12,7 @@ full precision. :func:`outcome` says whether a finished run is an infrastructure
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -47,8 +48,14 @@ def human(value: Any) -> str:
     return np.format_float_positional(float(f"{float(value):.4g}"), trim="-")
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
 def _one_line(text: str, width: int = 100) -> str:
+    """Agent- or endpoint-written text made safe for one terminal line: whitespace folded, control
+    characters (ESC sequences that would drive the user's terminal) shown as '?'."""
     first = " ".join((text or "").split()).encode("utf-8", "replace").decode()  # lone surrogates: "?"
+    first = _CONTROL.sub("?", first)
     return first if len(first) <= width else first[: width - 1] + "…"
 
 
@@ -106,10 +113,12 @@ class RunProgress:
     def on_event(self, message: str) -> None:
         self.event = message
         if self._live is not None:
-            self.console.print(f"[yellow]{_elapsed(time.monotonic() - self.t0)}  {message}[/yellow]",
-                               highlight=False, soft_wrap=True)
+            from rich.text import Text
+
+            self.console.print(Text(f"{_elapsed(time.monotonic() - self.t0)}  {_one_line(message, 500)}",
+                                    style="yellow"), highlight=False, soft_wrap=True)
         elif not self.live_mode:
-            self._line(f"{_elapsed(time.monotonic() - self.t0)}  {message}")
+            self._line(f"{_elapsed(time.monotonic() - self.t0)}  {_one_line(message, 500)}")
 
     # -- rendering ---------------------------------------------------------------------------------
     def _scores(self) -> str:
@@ -124,17 +133,18 @@ class RunProgress:
 
     def __rich__(self) -> Any:
         from rich.table import Table
+        from rich.text import Text
 
         t = Table.grid(padding=(0, 2))
         t.add_column(style="bold", no_wrap=True)
         t.add_column(no_wrap=True, overflow="ellipsis")
         t.add_row("mlgym", f"{self.task_id}   step {self.step} of {self.max_steps}   "
                            f"elapsed {_elapsed(time.monotonic() - self.t0)}")
-        t.add_row("action", _one_line(self.action) or "-")
+        t.add_row("action", Text(_one_line(self.action) or "-"))  # Text: agent text is never markup
         t.add_row("score", self._scores())
         t.add_row("cost", self._usage())
         if self.event:
-            t.add_row("now", f"[yellow]{self.event}[/yellow]")
+            t.add_row("now", Text(_one_line(self.event, 200), style="yellow"))
         return t
 
     def __enter__(self) -> RunProgress:
