@@ -414,6 +414,8 @@ class LocalSandbox:
         self._cgroup = cg
         self.over_disk = 0
         """Bytes the workspace held when the disk watch last found it over the cap (0: not over)."""
+        self.killed_at = 0
+        """Usage at the disk watch's last kill: only growth past it kills again (a clean-up is spared)."""
         if bwrap:
             _DiskWatch.add(self)
 
@@ -477,9 +479,10 @@ class LocalSandbox:
 
 
 class _DiskWatch:
-    """One thread that sums the disk usage (allocated blocks) of every live sandbox's workspace
-    every ``interval`` seconds; a workspace over its cap gets the processes its shell started
-    killed (the shell lives on) and a note in the next observation. With the per-file limit and the
+    """One thread that sums the size of every live sandbox's workspace
+    every ``interval`` seconds; a workspace over its cap and still growing gets the processes its
+    shell started killed (the shell lives on; a clean-up that shrinks it is left alone) and a note
+    in the next observation. With the per-file limit and the
     seccomp filter, one episode's disk use is bounded by about the cap plus what it writes
     between two checks."""
 
@@ -512,15 +515,19 @@ class _DiskWatch:
             for box in list(cls._boxes):
                 try:
                     used = _usage(box.workspace_host)
-                    if used > box.envelope.disk and box.shell.alive():
-                        box.over_disk = used
+                    if used <= box.envelope.disk:
+                        box.killed_at = 0
+                    elif used > box.killed_at and box.shell.alive():  # still growing: not a clean-up
+                        box.over_disk = box.killed_at = used
                         kill_descendants(box.shell.pid, exclude_shell=True)
                 except Exception:  # a sandbox closing under us
                     continue
 
 
 def _usage(root: Path) -> int:
-    """Allocated bytes below ``root`` (links not followed)."""
+    """Bytes below ``root``: files at their apparent size (set at once by a write, unlike the
+    allocated blocks, which delayed allocation keeps changing after a writer is gone; a sparse
+    file counts in full), links not followed."""
     total = 0
     stack = [str(root)]
     while stack:
@@ -533,9 +540,9 @@ def _usage(root: Path) -> int:
                 st = e.stat(follow_symlinks=False)
             except OSError:
                 continue
-            total += st.st_blocks * 512
-            if e.is_dir(follow_symlinks=False):
+            if stat.S_ISDIR(st.st_mode):
                 stack.append(e.path)
+            total += st.st_size
     return total
 
 
