@@ -1,0 +1,70 @@
+"""Many concurrent episodes in one process: each answers, each costs a bounded number of descriptors,
+processes and threads, and closing them leaves nothing (benchmarks/bench_density.py runs 1,000)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from mlgym_core.env import MLGymEnv
+from mlgym_core.shell import descendants
+
+from .conftest import needs_games
+
+pytestmark = needs_games
+
+EPISODES = 200
+WORKERS = 8
+
+
+def _threads() -> int:
+    return int(next(ln.split()[1] for ln in Path("/proc/self/status").read_text().splitlines()
+                    if ln.startswith("Threads:")))
+
+
+def _live(pids: list[int]) -> list[int]:
+    """Processes that are not zombies (pytest may be a subreaper: reaped orphans wait for it)."""
+    out = []
+    for p in pids:
+        try:
+            stat = Path(f"/proc/{p}/stat").read_bytes()
+        except OSError:
+            continue
+        if stat[stat.rfind(b")") + 2:stat.rfind(b")") + 3] != b"Z":
+            out.append(p)
+    return out
+
+
+def test_many_episodes_answer_and_close_leaving_nothing(tmp_path):
+    work = tmp_path / "work"
+    warm = MLGymEnv("battleOfSexes", prestart=False, work_dir=work)  # task files and imports once
+    warm.reset()
+    warm.close()
+    fds0, procs0, threads0 = len(os.listdir("/proc/self/fd")), _live(descendants(os.getpid())), _threads()
+    envs = [MLGymEnv("battleOfSexes", prestart=False, work_dir=work) for _ in range(EPISODES)]
+    # the sandboxes outlive the threads that start them only while those threads live (bwrap's
+    # --die-with-parent is per thread), so one pool serves the episodes' whole life
+    pool = ThreadPoolExecutor(WORKERS)
+    try:
+        list(pool.map(lambda e: e.reset(), envs))
+        answers = list(pool.map(lambda ie: ie[1].step(f"echo episode-{ie[0]}")[0], enumerate(envs)))
+        assert answers == [f"episode-{i}" for i in range(EPISODES)]
+        fds = len(os.listdir("/proc/self/fd")) - fds0
+        procs = len(_live(descendants(os.getpid()))) - len(procs0)
+        threads = _threads() - threads0
+        per_episode = {"fds": fds / EPISODES, "pids": procs / EPISODES}
+        assert fds <= 3 * EPISODES, per_episode  # two pipes to the shell and the command pipe
+        assert procs <= 3 * EPISODES, per_episode  # bwrap, its pid-1, bash (1 without bwrap)
+        assert threads <= WORKERS + 2, threads  # no thread per episode in core
+        assert len({e.workspace_host for e in envs}) == EPISODES
+    finally:
+        list(pool.map(lambda e: e.close(), envs))
+        pool.shutdown()
+    assert _live(descendants(os.getpid())) == procs0
+    assert len(os.listdir("/proc/self/fd")) == fds0
+    assert _threads() <= threads0
+    assert list(work.iterdir()) == []  # every episode folder removed
+    assert all(e._tools_dir is None for e in envs)
+    shutil.rmtree(work, ignore_errors=True)
