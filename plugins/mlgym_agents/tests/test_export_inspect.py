@@ -63,5 +63,5 @@ def test_export_is_read_back_by_inspect_ai(server, tmp_path):
 
 def test_export_of_a_folder_without_runs_is_one_line(tmp_path):
     r = subprocess.run([sys.executable, "-m", "mlgym_core", "export", str(tmp_path)], capture_output=True,
-                       text=True, timeout=60)
-    assert r.returncode == 2 and r.stderr.strip().count("\n") == 0 and "no run directories" in r.stderr
+                       text=True, timeout=120)
+    assert r.returncode == 2 and r.stderr.strip().count("\n") == 0 and "no run directories" in r.stderr, r.stderr
