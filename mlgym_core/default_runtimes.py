@@ -388,7 +388,9 @@ class LocalSandbox:
         cg = self.envelope.cgroup
         self.pids_limit = self.envelope.applied.get("pids", "none")
         try:
-            mark_owner(config.workspace.parent)
+            for folder in (config.workspace.parent, config.tools_dir):
+                if folder is not None:
+                    mark_owner(folder)  # found again by `mlgym gc` if this process dies by SIGKILL
             if uids:
                 _hand_over(config, uids.agent)
             if bwrap:

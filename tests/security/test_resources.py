@@ -93,3 +93,45 @@ def test_run_json_records_the_envelope(tmp_path):
     saved = json.loads((Path(rec["run_dir"]) / "run.json").read_text())["resources"]
     assert "file_size" in saved["applied"] and "disk_total" in saved["applied"]
     assert ("memory" in saved["applied"]) == (os.geteuid() == 0) or "memory" in saved["not_applied"]
+
+
+LEAVER = """
+import sys
+from mlgym_core.env import MLGymEnv
+e = MLGymEnv("battleOfSexes", prestart=False)
+e.reset()
+print(e.workspace_host.parent, e.sandbox.config.tools_dir, *e.sandbox.envelope.cgroup.dirs
+      if e.sandbox.envelope.cgroup else [], flush=True)
+sys.stdin.read()
+"""
+
+
+def test_gc_removes_what_a_killed_run_left_and_spares_live_runs():
+    pytest.importorskip("mlgym_tasks_games")
+    import signal
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from click.testing import CliRunner
+
+    from mlgym_core.cli import cli
+    from mlgym_core.env import MLGymEnv
+
+    env = MLGymEnv("battleOfSexes", prestart=False)  # this process is alive: its episode must survive
+    env.reset()
+    live = env.sandbox
+    p = subprocess.Popen([sys.executable, "-c", LEAVER], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    left = [Path(x) for x in p.stdout.readline().split()]
+    os.kill(p.pid, signal.SIGKILL)
+    p.wait()
+    assert left and all(x.exists() for x in left)  # kill -9 leaves them behind
+    res = CliRunner().invoke(cli, ["gc"])
+    assert res.exit_code == 0, res.output
+    assert not [x for x in left if x.exists()], res.output
+    try:
+        assert live.workspace_host.exists() and out(live, "echo alive").strip() == "alive"
+        if live.envelope.cgroup is not None:
+            assert all(d.exists() for d in live.envelope.cgroup.dirs)
+    finally:
+        env.close()
