@@ -105,6 +105,13 @@ def _etc_dir() -> Path:
     return d
 
 
+def passwd_files() -> tuple[Path, Path]:
+    """The sandboxes' /etc/passwd and /etc/group (naming the uids of :func:`sandbox_uids`), for a
+    runtime that binds them (the docker runtime)."""
+    d = _etc_dir()
+    return d / "passwd", d / "group"
+
+
 def _private_dir() -> Path:
     """This uid's folder of prebuilt sandbox parts (/etc, empty masks): 0700 and ours, so no other
     local user can plant what sandboxes bind (a predictable name in /tmp alone would let them)."""
@@ -288,7 +295,7 @@ def sandbox_env(extra: dict[str, str], devices: tuple[str, ...], *, home: str = 
     return env
 
 
-def _memory_bytes(declared_gb: float | None) -> int:
+def memory_limit_bytes(declared_gb: float | None) -> int:
     """The memory limit of an episode: the task's ``memory_gb``, else ``MLGYM_MEMORY_GB``, else half
     of this machine's memory (never more than the machine has)."""
     total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
@@ -336,7 +343,7 @@ class Envelope:
 
     def __init__(self, *, pids: int, memory_gb: float | None, cpus: float | None, isolated: bool,
                  freezer: bool = True) -> None:
-        self.memory = _memory_bytes(memory_gb)
+        self.memory = memory_limit_bytes(memory_gb)
         self.disk = disk_cap_bytes()
         self.cgroup = EpisodeCgroup(pids=pids, memory_gb=self.memory / 2 ** 30, cpus=cpus,
                                     freezer=freezer) if isolated else None

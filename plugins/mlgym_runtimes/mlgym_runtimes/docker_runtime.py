@@ -1,9 +1,12 @@
 """The ``docker`` runtime: one container per episode, one persistent bash in it, graders in fresh containers.
 
 The agent's container: workspace bind-mounted from the host folder core laid out (so core's
-grading copies artifacts from the host), user ``agent`` (uid 1000), ``--network none``, a
-read-only root filesystem with tmpfs /tmp and /home/agent, every capability dropped,
-no-new-privileges, memory/CPU/pids limits, GPUs through device requests. Task package
+grading copies artifacts from the host), an unprivileged uid (started as root: the ``agent`` uid
+of :func:`mlgym_core.privileges.sandbox_uids`, never a host account's; graders run as the
+``grader`` uid), ``--network none``, a read-only root filesystem with sized tmpfs /tmp and
+/home/agent, every capability dropped, no-new-privileges, memory (no swap)/CPU/pids limits, a
+file-size limit, GPUs through device requests; paused (``docker pause``) while artifacts are
+collected. Task package
 folders are never mounted, so hidden files cannot be seen. Containers carry labels naming
 the owning process; a watcher process removes them when the owner dies, even by SIGKILL,
 and :func:`reap` (``mlgym gc``) removes those of dead owners.
@@ -11,6 +14,7 @@ and :func:`reap` (``mlgym gc``) removes those of dead owners.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import socket
@@ -18,17 +22,19 @@ import subprocess
 import sys
 import tarfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from mlgym_core import GradeConfig, GradeResult, SandboxConfig, SandboxError
 from mlgym_core.cgroups import proc_start as _proc_start
+from mlgym_core.default_runtimes import disk_cap_bytes, memory_limit_bytes, passwd_files
+from mlgym_core.privileges import sandbox_uids
 from mlgym_core.grading import OUTPUT_CAP, STDERR_CAP, keep_tail
 from mlgym_core.sandbox import AGENT_HOME, SERVICES_DIR, TOOLS_DIR, WORKSPACE
 from mlgym_core.shell import _BOOTSTRAP, PersistentShell, ShellDied, ShellResult
 
 DEFAULT_IMAGE = "mlgym-agent:latest"
-AGENT_UID = 1000
 LABEL_OWNER = "mlgym.owner_pid"
 LABEL_HOST = "mlgym.owner_host"
 LABEL_START = "mlgym.owner_start"
@@ -269,6 +275,7 @@ class DockerSandbox:
         self.workspace_host: Path | None = config.workspace
         self.container: Any = None
         self.shell: DockerShell | None = None
+        self.envelope = runtime.envelope(config.pids, config.memory_gb, config.cpus)
         uid = runtime.uid
         _give_to_agent(config.workspace, uid)
         mounts = [_mount(WORKSPACE, config.workspace, False)]
@@ -300,6 +307,15 @@ class DockerSandbox:
     def run(self, command: str, timeout: float) -> ShellResult:
         assert self.shell is not None
         return self.shell.run(command, timeout)
+
+    @contextlib.contextmanager
+    def frozen(self) -> Iterator[None]:
+        """Every process of the container paused (cgroup freezer) while the block runs."""
+        self.container.pause()
+        try:
+            yield
+        finally:
+            self.container.unpause()
 
     def _host_path(self, path: str) -> Path | None:
         if path == WORKSPACE or path.startswith(WORKSPACE + "/") or not path.startswith("/"):
@@ -356,6 +372,16 @@ class DockerSandbox:
             self.container = None
 
 
+class DockerEnvelope:
+    """What limits the docker runtime applied to an episode (``run.json``'s ``resources``)."""
+
+    def __init__(self, applied: dict[str, str], missing: dict[str, str]) -> None:
+        self.applied, self.missing = applied, missing
+
+    def record(self) -> dict[str, dict[str, str]]:
+        return {"applied": dict(self.applied), "not_applied": dict(self.missing)}
+
+
 class DockerRuntime:
     """Sandboxes and graders in Docker containers (``--runtime docker``)."""
 
@@ -370,7 +396,9 @@ class DockerRuntime:
         except Exception:
             raise SandboxError(f"docker: image '{self.image}' not found; build it with `mlgym image build` "
                                "(or set MLGYM_IMAGE)") from None
-        self.uid = AGENT_UID if os.geteuid() == 0 else os.geteuid()
+        uids = sandbox_uids()
+        self.uid = uids.agent if uids else os.geteuid()
+        self.grader_uid = uids.grader if uids else os.geteuid()
         self.cli_env = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "DOCKER_HOST",
                                                                      "DOCKER_CONFIG", "DOCKER_CERT_PATH",
                                                                      "DOCKER_TLS_VERIFY", "DOCKER_CONTEXT")}
@@ -381,16 +409,24 @@ class DockerRuntime:
 
     def create(self, *, mounts: list[Any], env: dict[str, str], network: bool, pids: int,
                memory_gb: float | None, cpus: float | None, devices: tuple[str, ...], labels: dict[str, str],
-               command: list[str], read_only: bool = True) -> Any:
+               command: list[str], read_only: bool = True, uid: int | None = None) -> Any:
+        import docker.types
+
+        uid = self.uid if uid is None else uid
+        memory, disk = memory_limit_bytes(memory_gb), disk_cap_bytes()
+        if sandbox_uids() is not None:  # names for the sandbox uids (whoami, getpwuid)
+            passwd, group = passwd_files()
+            mounts = [*mounts, _mount("/etc/passwd", passwd, True), _mount("/etc/group", group, True)]
         kw: dict[str, Any] = dict(
-            image=self.image, command=command, user=f"{self.uid}:{self.uid}", working_dir=WORKSPACE,
+            image=self.image, command=command, user=f"{uid}:{uid}", working_dir=WORKSPACE,
             environment=env, mounts=mounts, labels=labels, hostname="mlgym", init=True,
             network_mode="host" if network else "none", read_only=read_only, cap_drop=["ALL"],
             security_opt=["no-new-privileges"], pids_limit=int(pids) if pids and pids > 0 else None,
-            tmpfs={"/tmp": "rw,exec,mode=1777", AGENT_HOME: f"rw,exec,uid={self.uid},gid={self.uid},mode=0755"},
+            tmpfs={"/tmp": f"rw,exec,mode=1777,size={memory}",
+                   AGENT_HOME: f"rw,exec,uid={uid},gid={uid},mode=0755,size={memory}"},
+            mem_limit=memory, memswap_limit=memory, shm_size=min(memory, 1 << 30),
+            ulimits=[docker.types.Ulimit(name="fsize", soft=disk, hard=disk)],
             stdin_open=False, detach=True)
-        if memory_gb:
-            kw["mem_limit"] = f"{int(memory_gb * 1024)}m"
         if cpus:
             kw["nano_cpus"] = int(float(cpus) * 1e9)
         reqs = _gpu_requests(devices)
@@ -404,15 +440,25 @@ class DockerRuntime:
     def start(self, config: SandboxConfig) -> DockerSandbox:
         return DockerSandbox(self, config)
 
+    def envelope(self, pids: int, memory_gb: float | None, cpus: float | None) -> DockerEnvelope:
+        return DockerEnvelope({
+            "user": f"uid {self.uid} (grader {self.grader_uid}), no capabilities, no-new-privileges",
+            "pids": f"pids_limit={pids}", "memory": f"mem_limit=memswap_limit={memory_limit_bytes(memory_gb)}",
+            **({"cpu": f"nano_cpus={int(float(cpus) * 1e9)}"} if cpus else {}),
+            "tmpfs": f"/tmp, /home/agent {memory_limit_bytes(memory_gb) >> 20} MiB", "freezer": "docker pause",
+            "file_size": f"ulimit fsize {disk_cap_bytes() >> 20} MiB per file"},
+            {"disk_total": "the workspace's total size is not watched in the docker runtime"})
+
     def grade(self, config: GradeConfig) -> GradeResult:
         """Run the evaluator in a fresh container that sees only the grading folder and grader binds."""
-        _give_to_agent(config.folder, self.uid)
+        _give_to_agent(config.folder, self.grader_uid)
         mounts = [_mount(WORKSPACE, config.folder, False)]
         mounts += [_mount(dest, Path(host), True) for dest, host in config.ro_binds.items()]
         _ensure_watcher()
         c = self.create(mounts=mounts, env=_env(config.env), network=False, pids=config.pids,
                         memory_gb=config.memory_gb, cpus=None, devices=config.devices,
-                        labels=_labels({}, "grader"), command=["bash", "--noprofile", "--norc", "-c", config.command])
+                        labels=_labels({}, "grader"), command=["bash", "--noprofile", "--norc", "-c", config.command],
+                        uid=self.grader_uid)
         t0 = time.monotonic()
         timed_out = False
         try:

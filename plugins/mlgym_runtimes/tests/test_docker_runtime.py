@@ -95,7 +95,10 @@ def test_episode_shell_cwd_timeout_and_isolation(runtime) -> None:
     try:
         env.reset(seed=1)
         step = lambda a: env.step(a)[0]  # noqa: E731
-        assert step("whoami; id -u; pwd").split() == ["agent", "1000", "/home/agent/workspace"]
+        uid = runtime.uid
+        assert step("whoami; id -u; pwd").split() == ["agent", str(uid), "/home/agent/workspace"]
+        if os.geteuid() == 0:  # never host root, nor a host account's uid
+            assert uid >= 60000 and (env.workspace_host / ".").stat().st_uid == uid
         step("cd /tmp && export FOO=bar")
         assert step("pwd; echo $FOO").split() == ["/tmp", "bar"]  # one persistent shell
         t0 = time.monotonic()
@@ -134,6 +137,18 @@ def test_sandbox_limits_and_gpu_requests(runtime, tmp_path: Path) -> None:
     try:
         hc = sb.container.attrs["HostConfig"]
         assert hc["Memory"] == 256 * 1024 * 1024 and hc["NanoCpus"] == 500_000_000 and hc["PidsLimit"] == 64
+        assert hc["MemorySwap"] == hc["Memory"] and "size=268435456" in hc["Tmpfs"]["/tmp"]
+        assert "rc=0" not in sb.run("fallocate -l 5G big; echo rc=$?", 20).output  # the fsize ulimit
+        # paused while artifacts are collected: a background writer makes no progress
+        sb.run("( while :; do echo x >> ticks; sleep 0.01; done ) >/dev/null 2>&1 & disown", 5)
+        deadline = time.monotonic() + 10
+        while not (ws / "ticks").exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        with sb.frozen():
+            size = (ws / "ticks").stat().st_size
+            time.sleep(0.3)
+            assert (ws / "ticks").stat().st_size == size
+        sb.run("kill %1 2>/dev/null", 5)
         # a fork bomb stops at the pids limit and the shell survives
         obs = sb.run("for i in $(seq 200); do sleep 5 & done 2>&1 | tail -1; echo done", 20).output
         assert "fork" in obs and obs.rstrip().endswith("done")
@@ -163,6 +178,8 @@ def test_grading_container_sees_only_the_grading_folder(runtime, tmp_path: Path)
     res = runtime.grade(GradeConfig(folder=folder, command="python evaluate.py && cat /home/agent/answers/answer.txt",
                                     timeout=60, ro_binds={"/home/agent/answers": hidden}))
     assert res.returncode == 0 and res.output.splitlines() == ['{"n": 1}', "42"]
+    who = runtime.grade(GradeConfig(folder=folder, command="id -u", timeout=60))
+    assert int(who.output) == runtime.grader_uid and (runtime.grader_uid != runtime.uid or os.geteuid() != 0)
     slow = runtime.grade(GradeConfig(folder=folder, command="sleep 30", timeout=2))
     assert slow.timed_out and slow.seconds < 15
     assert not _ours()
