@@ -184,20 +184,30 @@ def _adopt(env: MLGymEnv, shell: dict[str, Any], history: dict[str, Any], worksp
             "copy_s": copy_s[0] if copy_s else 0.0}
 
 
+def _unstarted_copy(parent: MLGymEnv) -> MLGymEnv:
+    """A new environment with the parent's resolved task spec, runtime, tools and options but no
+    sandbox (building one through ``MLGymEnv(...)`` would read every installed task's YAML again)."""
+    from .env import MLGymEnv
+    from .task import make_task
+
+    child = MLGymEnv.__new__(MLGymEnv)
+    child.__dict__.update(parent.__dict__)
+    child.__dict__.update(
+        task=make_task(parent.spec_task, parent.task.scale), sandbox=None, _episode_dir=None, _services=[],
+        _spare=None, prestart=False, _tools_dir=None, workspace_from=None, _resume_from=None, fork_info=None,
+        _init_kwargs=dict(parent._init_kwargs, prestart=False, workspace_from=None), _done=True,
+        history=[], scores=[], tool_options=dict(parent.tool_options), _np_random=copy.deepcopy(parent._np_random))
+    return child
+
+
 def fork(parent: MLGymEnv) -> MLGymEnv:
     """A new independent episode equal to ``parent`` at this step (see the module docstring).
 
     The child's ``fork_info`` says how the workspace was copied (``reflink`` or ``copy``) and how long it took."""
-    from .env import MLGymEnv
-
     if parent.sandbox is None or parent.workspace_host is None:
         raise MlgymError("fork() needs a live episode with a host workspace: call reset() first")
     shell = capture_shell(parent)
-    kwargs = dict(parent._init_kwargs, prestart=False, workspace_from=None)
-    if not isinstance(kwargs["runtime"], str):
-        kwargs["runtime"] = parent.runtime
-    child = MLGymEnv(**kwargs)
-    child._np_random = copy.deepcopy(parent._np_random)
+    child = _unstarted_copy(parent)
     try:
         child.fork_info = _adopt(child, shell, _history(parent), parent.workspace_host,
                                  frozen=getattr(parent.sandbox, "frozen", None))
