@@ -218,8 +218,8 @@ def print_summary(rec: dict[str, Any], console: Any = None) -> None:
 
 
 def log_to(path: Any) -> Callable[[], None]:
-    """Write mlgym's host-side log records (``mlgym.*``) and Python warnings to ``path`` instead of the
-    terminal until the returned function is called: tracebacks of tool services, library warnings."""
+    """Write mlgym's host-side log records (``mlgym.*``), other libraries' log records of level WARNING and
+    above, and Python warnings to ``path`` instead of the terminal until the returned function is called."""
     import logging
 
     handler = logging.FileHandler(path, encoding="utf-8", delay=True)
@@ -231,10 +231,13 @@ def log_to(path: Any) -> Callable[[], None]:
         lg.propagate = False
         if lg.level == logging.NOTSET or lg.level > logging.INFO:
             lg.setLevel(logging.INFO)
+    root = logging.getLogger()
+    root.addHandler(handler)  # libraries' own warnings (lancedb, transformers) instead of the last-resort stderr
     logging.captureWarnings(True)
 
     def stop() -> None:
         logging.captureWarnings(False)
+        root.removeHandler(handler)
         for lg, (prop, level) in zip(loggers, saved):
             lg.removeHandler(handler)
             lg.propagate, lg.level = prop, level

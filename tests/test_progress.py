@@ -104,7 +104,12 @@ def test_library_warnings_during_a_run_go_to_the_run_log(tmp_path, capfd):
         with warnings.catch_warnings():
             warnings.simplefilter("always")
             warnings.warn("No artists with labels found to put in legend", UserWarning)
+        import logging
+
+        logging.getLogger("lance.some_library").warning("a library's own warning")
     finally:
         stop()
-    assert "No artists with labels" in (tmp_path / "run.log").read_text()
-    assert "No artists" not in capfd.readouterr().err
+    log = (tmp_path / "run.log").read_text()
+    assert "No artists with labels" in log and "a library's own warning" in log
+    err = capfd.readouterr().err
+    assert "No artists" not in err and "library's own" not in err
