@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import select
 import socket
 import subprocess
 import sys
@@ -32,7 +33,7 @@ from mlgym_core.default_runtimes import disk_cap_bytes, memory_limit_bytes, pass
 from mlgym_core.privileges import sandbox_uids
 from mlgym_core.grading import OUTPUT_CAP, STDERR_CAP, keep_tail
 from mlgym_core.sandbox import AGENT_HOME, SERVICES_DIR, TOOLS_DIR, WORKSPACE
-from mlgym_core.shell import _BOOTSTRAP, PersistentShell, ShellDied, ShellResult
+from mlgym_core.shell import _BOOTSTRAP, LAST_ACTION_MAX, PersistentShell, ShellDied, ShellResult
 
 DEFAULT_IMAGE = "mlgym-agent:latest"
 LABEL_OWNER = "mlgym.owner_pid"
@@ -218,18 +219,23 @@ class DockerShell(PersistentShell):
         self._wfd = os.dup(self.proc.stdin.fileno())
         self._fd = self.proc.stdout.fileno()
         os.set_blocking(self._fd, False)
-        boot = (_BOOTSTRAP.replace("@NONCE@", self.nonce).replace("@MOVEFD@", "3<&0")
-                + "echo __mlgym_shell_pid=$$\n" + self.init + "\n__mlgym_done 0\n")
+        self._poller = select.poll()
+        self._poller.register(self._fd, select.POLLIN)
+        boot = (_BOOTSTRAP.replace("@NONCE@", self.nonce).replace("@LASTMAX@", str(LAST_ACTION_MAX))
+                .replace("@MOVEFD@", "3<&0") + "echo __mlgym_shell_pid=$$\n" + self.init + "\n__mlgym_done 0\n")
         self._write(boot.encode())
-        res = self._read_until_marker(60.0)
+        self._begin()
+        try:
+            res = self._read_until_marker(60.0)
+        except ShellDied:
+            res = ("", "")
+        text, _dropped = self._take()
         if res is None:
             self.kill()
             raise ShellDied("the container's shell did not start within 60 s")
-        out, rc_s, _cwd, _trunc = res
-        text = out.decode("utf-8", "replace")
-        if rc_s != "0":
+        if res[0] != "0":
             self.kill()
-            raise ShellDied(f"the container's shell failed to start: {text.strip()[-500:]}")
+            raise ShellDied(f"the container's shell failed to start: {text.strip()[-500:] or 'it exited'}")
         lines = text.splitlines()
         for line in lines:
             if line.startswith("__mlgym_shell_pid="):
@@ -247,21 +253,18 @@ class DockerShell(PersistentShell):
             return 0
 
     def _interrupt(self, timeout: float) -> ShellResult:
-        partial = getattr(self, "_partial", b"")
         killed = self._kill_inside()
         try:
             res = self._read_until_marker(5.0 if killed else 0.2)
         except ShellDied:
             res = None
-        note = f"\nEXECUTION TIMED OUT BECAUSE THE COMMAND WAS RUNNING FOR MORE THAN {timeout:g} SECONDS."
-        text = partial.decode("utf-8", "replace")
+        text, dropped = self._take()
+        text += f"\nEXECUTION TIMED OUT BECAUSE THE COMMAND WAS RUNNING FOR MORE THAN {timeout:g} SECONDS."
         if res is None:
             self.restart()
-            return ShellResult(text + note + "\n(the shell was restarted in the workspace; variables and the "
-                               "working directory were reset)", -1, timed_out=True, restarted=True)
-        out, _rc, cwd, dropped = res
-        return ShellResult(text + out.decode("utf-8", "replace") + note, 137, timed_out=True, cwd=cwd,
-                           truncated_bytes=dropped)
+            return ShellResult(text + "\n(the shell was restarted in the workspace; variables and the working "
+                               "directory were reset)", -1, timed_out=True, restarted=True, truncated_bytes=dropped)
+        return ShellResult(text, 137, timed_out=True, cwd=res[1], truncated_bytes=dropped)
 
 
 class DockerSandbox:
