@@ -168,7 +168,8 @@ class RunProgress:
 
 # -- after the run -----------------------------------------------------------------------------------
 _INFRA_PREFIXES = ("unknown_error", "early_exit")
-_AGENT_FAULTS = ("submission_not_found", "evaluation_format_error")
+# the agent's artefacts were missing, malformed or too slow to evaluate: its result, not an infrastructure failure
+_AGENT_FAULTS = ("submission_not_found", "evaluation_format_error", "EvaluationTimeoutError")
 
 
 def outcome(rec: dict[str, Any]) -> str | None:

@@ -38,7 +38,8 @@ def _rec(status, reason=None, **extra):
     (_rec("early_exit"), "runtime failed"),
     (_rec("unknown_error (SandboxError: bwrap died)"), "runtime failed: unknown_error (SandboxError"),
     (_rec("autosubmission (exit_error)", error="ImportError: no module"), "run crashed: ImportError"),
-    (_rec("EvaluationError, the grader timed out, (submit)"), "evaluator failed"),
+    (_rec("SandboxError, the grading sandbox failed to start, (submit)"), "evaluator failed"),
+    (_rec("EvaluationTimeoutError, the evaluator ran past 1800 s, (submit)"), None),
     (_rec(""), "did not start"),
 ])
 def test_outcome_separates_infrastructure_failures_from_agent_exits(rec, expect):
