@@ -218,7 +218,7 @@ def bwrap_argv(bwrap: str, *, workspace: Path, ro_binds: dict[str, Path], read_o
     ``tmpfs_bytes``: the size of /tmp, /home and /dev/shm (/run gets 64 MiB; /dev is read-only).
     ``devices``: GPU ids assigned to the episode; their NVIDIA device nodes (and the driver's
     control nodes) are bound in, and CUDA_VISIBLE_DEVICES in ``env`` names them."""
-    a = [bwrap, "--die-with-parent"]
+    a = [bwrap, *(("--seccomp", SECCOMP_FD) if seccomp else ()), "--die-with-parent"]
     if run_as is None:
         a += ["--unshare-all", "--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_UID), "--cap-drop", "ALL"]
         if network:
@@ -232,8 +232,6 @@ def bwrap_argv(bwrap: str, *, workspace: Path, ro_binds: dict[str, Path], read_o
             command = ["/bin/sh", "-c", 'mount -t proc -o nosuid,nodev,noexec proc /proc && exec "$@"', "sh",
                        *command]
     a += ["--hostname", "mlgym"]
-    if seccomp:
-        a += ["--seccomp", SECCOMP_FD]
     for top in ("usr", "bin", "lib", "lib32", "lib64", "sbin", "opt"):
         p = Path("/" + top)
         if p.is_symlink():
@@ -329,12 +327,13 @@ bpf=$2; shift 2
 if [ -n "$bpf" ]; then
   fd=9; while [ -e /proc/self/fd/$fd ]; do fd=$((fd-1)); done
   eval "exec $fd<\"\$bpf\"" || exit 125
-  n=$#; for a; do [ "$a" = @SECCOMP_FD@ ] && a=$fd; set -- "$@" "$a"; done; shift $n
+  b=$1; shift 3; set -- "$b" --seccomp "$fd" "$@"
 fi
 exec "$@"
 """
 """Run by /bin/sh before bwrap: $0 the cgroup.procs files to join, $1 the file-size limit in blocks of
-512 bytes, $2 the seccomp filter to open on a free fd (its number replaces the placeholder)."""
+512 bytes, $2 the seccomp filter to open on a free fd, whose number replaces the placeholder in
+``bwrap --seccomp @SECCOMP_FD@ ...`` (the second and third words of the command, see :func:`bwrap_argv`)."""
 
 
 class Envelope:
