@@ -205,7 +205,7 @@ def print_summary(rec: dict[str, Any], console: Any = None) -> None:
     cost = rec.get("cost") or {}
     exit_line = rec["exit_status"] or "-"
     if rec.get("exit_reason"):
-        exit_line += f"   ({_one_line(rec['exit_reason'], 160)})"
+        exit_line += f"   ({_one_line(rec['exit_reason'], 300)})"
     lines = [f"task      {rec['task']['id']}   agent {rec['agent']}   model {rec['model'] or '-'}",
              f"exit      {exit_line}",
              f"best      {metric} = {human(rec.get('best_score'))}   (baseline {human(base)})",

@@ -189,8 +189,8 @@ class OpenAIBackend:
             content = msg.content or ""
         except (ValueError, TypeError, AttributeError, IndexError, KeyError) as exc:
             body = " ".join(raw.http_response.text[:160].split())
-            raise BadResponseError(f"a {raw.status_code} response that is not a chat completion "
-                                   f"({type(exc).__name__}: {_short(exc)}; body: {body!r})") from exc
+            raise BadResponseError(f"a {raw.status_code} response that is not a chat completion (body: {body!r}; "
+                                   f"{type(exc).__name__}: {_short(exc)})") from exc
         return Completion(content=content, tool_calls=calls, input_tokens=tin, output_tokens=tout,
                           cost=self.cost(tin, tout), raw=resp)
 

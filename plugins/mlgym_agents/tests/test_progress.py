@@ -103,3 +103,13 @@ def test_retries_show_in_the_live_display_on_a_terminal(failing, tmp_path):
     assert "step" in text and "of 5" in text  # the live panel: step n of max
     assert "HTTP 500 after 3 attempts" in text
     assert p.returncode == 1
+
+
+def test_html_200_pages_end_the_run_as_the_endpoints_fault(server, tmp_path):
+    srv = server([{"raw": "<html><body><h1>502 Bad Gateway</h1></body></html>"}], repeat=True)
+    r = subprocess.run(_cmd(tmp_path / "runs"), env=_env(srv), capture_output=True, text=True, timeout=120)
+    assert r.returncode == 1, r.stderr
+    assert r.stdout.count("not a chat completion") >= 2  # each retry, as it happened
+    assert "answered 3 times" in r.stdout and "502 Bad" in r.stdout  # the summary's reason, with the body
+    assert "502 Bad Gateway" in r.stderr
+    assert "mlgym: error: the model endpoint was unusable" in r.stderr and "not a chat completion" in r.stderr
