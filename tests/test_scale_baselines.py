@@ -113,3 +113,11 @@ def test_run_record_holds_the_resolved_scale_and_its_baseline(tmp_path):
     base = get_task("battleOfSexes").baseline_for("full")
     assert on_disk["baseline"] == base
     assert json.loads((Path(rec["run_dir"]) / "results.json").read_text())["baseline"] == base
+
+
+def test_every_installed_task_has_a_baseline_at_each_scale():
+    from mlgym_core.registry import collect
+
+    missing = [f"{t.id} [{scale}]" for t in collect("tasks") for scale in t.scales
+               if t.metric not in t.baseline_for(scale)]
+    assert missing == []
