@@ -25,6 +25,7 @@ import json
 import os
 import secrets
 import shutil
+import stat
 import tempfile
 import threading
 import time
@@ -84,6 +85,7 @@ def prepare(key: str, build: Callable[[Path], None], *, force: bool = False) -> 
             (stage / AGENT).mkdir()
             (stage / GRADER).mkdir()
             build(stage)
+            _readable(stage / AGENT, stage / GRADER)
             stamp = {"key": key, "built": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")}
             (stage / MARKER).write_text(json.dumps(stamp) + "\n")
             _publish(stage, final)
@@ -101,6 +103,23 @@ def _publish(stage: Path, final: Path) -> None:
         shutil.rmtree(old, ignore_errors=True)
     else:
         os.rename(stage, final)
+
+
+def _readable(*folders: Path) -> None:
+    """Make everything under ``folders`` readable by all: the sandboxes' users are not this process's user, and
+    a restrictive umask must not hide the data from them (best effort: a hard-linked file of another owner
+    stays as it is)."""
+    for folder in folders:
+        for root, dirs, names in os.walk(folder):
+            for name, bits in [(d, 0o555) for d in dirs] + [(n, 0o444) for n in names]:
+                path = os.path.join(root, name)
+                try:
+                    mode = os.lstat(path).st_mode
+                    if not stat.S_ISLNK(mode) and mode & bits != bits:
+                        os.chmod(path, stat.S_IMODE(mode) | bits)
+                except OSError:
+                    pass
+        os.chmod(folder, 0o755)
 
 
 @contextmanager

@@ -100,6 +100,25 @@ def test_force_replaces_a_complete_folder(home, tmp_path):
     assert sorted(p.name for p in first.parent.iterdir()) == [".dataset-v1.lock", "dataset-v1"]
 
 
+def test_data_is_readable_by_the_sandbox_users_under_a_strict_umask_and_secrets_are_not(home):
+    def build(root):
+        (root / "agent" / "sub").mkdir()
+        (root / "agent" / "sub" / "train.csv").write_text("x\n")
+        (root / "grader" / "answer.csv").write_text("y\n")
+        datacache.write_secret(root / "seed")
+
+    old = os.umask(0o077)
+    try:
+        final = datacache.prepare(KEY, build)
+    finally:
+        os.umask(old)
+    for path in (final, final / "agent", final / "agent" / "sub", final / "grader"):
+        assert stat.S_IMODE(path.stat().st_mode) & 0o555 == 0o555, path
+    for path in (final / "agent" / "sub" / "train.csv", final / "grader" / "answer.csv"):
+        assert stat.S_IMODE(path.stat().st_mode) & 0o444 == 0o444, path
+    assert stat.S_IMODE((final / "seed").stat().st_mode) == 0o600
+
+
 def test_secrets_are_private_to_the_owner(tmp_path):
     value = datacache.write_secret(tmp_path / "seed")
     assert len(value) == 32 and datacache.read_secret(tmp_path / "seed") == value
