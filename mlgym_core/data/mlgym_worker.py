@@ -211,12 +211,12 @@ def bwrap_argv(argv: list[str], *, code: str | None, files: list[str], gpus: boo
         elif os.path.isdir(top):
             a += ["--ro-bind", top, top]
     a += ["--ro-bind-try", "/etc", "/etc"]
-    for root in _python_roots():
-        a += ["--ro-bind", root, root]
     # No /proc of its own: inside a sandbox whose /proc has read-only parts bound over it the
     # kernel refuses a new proc mount (it would reveal them), and the parent's /proc would show
     # the grader's processes. The worker gets the machine-wide files only.
     a += ["--dev", "/dev", "--tmpfs", "/tmp", "--dir", "/proc"]
+    for root in _python_roots():  # after the tmpfs: a venv under /tmp stays visible
+        a += ["--ro-bind", root, root]
     for name in PROC_FILES:
         a += ["--ro-bind-try", f"/proc/{name}", f"/proc/{name}"]
     if gpus:  # the device nodes and the driver's machine-wide /proc entries (untested on a GPU host)
