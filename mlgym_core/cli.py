@@ -109,6 +109,7 @@ def item_json(kind: str, item: Any) -> dict[str, Any]:
     if kind == "tasks":
         base.update(name=item.name, version=item.version, metric=item.metric, higher_is_better=item.higher_is_better,
                     baseline=dict(item.baseline_scores), submission=item.submission, scales=list(item.scales),
+                    baselines={sc: item.baseline_for(sc) for sc in item.scales},
                     gpus=item.resources.gpus, training_timeout=item.training_timeout, domain=item.domain)
     elif kind == "tools":
         base.update(name=item.name, signature=item.signature, docstring=item.docstring, group=item.group,

@@ -121,3 +121,15 @@ def test_every_installed_task_has_a_baseline_at_each_scale():
     missing = [f"{t.id} [{scale}]" for t in collect("tasks") for scale in t.scales
                if t.metric not in t.baseline_for(scale)]
     assert missing == []
+
+
+@needs_games
+def test_list_tasks_json_shows_the_baseline_of_each_scale():
+    from click.testing import CliRunner
+
+    from mlgym_core.cli import cli
+
+    res = CliRunner().invoke(cli, ["list", "tasks", "--json"])
+    assert res.exit_code == 0, res.output
+    bos = next(t for t in json.loads(res.stdout) if t["id"] == "battleOfSexes")
+    assert bos["scales"] == ["full"] and bos["baselines"] == {"full": bos["baseline"]}
