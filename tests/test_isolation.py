@@ -12,7 +12,7 @@ import pytest
 
 from mlgym_core.env import MLGymEnv
 
-from .conftest import REPO, SHARED, needs_bwrap, needs_games
+from .conftest import REPO, needs_bwrap, needs_games
 
 pytestmark = [needs_games, needs_bwrap]
 
@@ -57,10 +57,11 @@ def test_no_secrets_in_the_environment(env):
     assert "HOME=/home/agent" in out
 
 
-def test_user_home_repo_and_shared_data_are_invisible(env):
+def test_user_home_repo_and_local_data_are_invisible(env):
     home = str(Path.home())
     assert "No such file" in sh(env, f"ls {home}/.bashrc {home}/.cache 2>&1") or home == "/home/agent"
-    for folder in (REPO, SHARED, Path("/work")):
+    folders = [REPO, REPO.parent] + ([Path(os.environ["MLGYM_DATA_DIR"])] if os.environ.get("MLGYM_DATA_DIR") else [])
+    for folder in (f for f in folders if len(f.parts) > 2):  # never a system folder like / or /home
         # only the way to a Python install inside it (a .venv in the checkout) may show
         allowed = {Path(r).relative_to(folder).parts[0] for r in (sys.prefix, sys.base_prefix)
                    if Path(r).is_relative_to(folder)}
@@ -209,6 +210,11 @@ def test_a_venv_under_tmp_keeps_its_python_in_the_sandbox(tmp_path):
     script = ("from pathlib import Path\nfrom mlgym_core.default_runtimes import LocalRuntime\n"
               "from mlgym_core.sandbox import SandboxConfig\n"
               f"box = LocalRuntime(isolation='bwrap').start(SandboxConfig(workspace=Path('{ws}')))\n"
-              "print(box.run(\"python -c 'import numpy, sys; print(sys.prefix)'\", 30).output)\nbox.close()\n")
+              "print(box.run(\"python -c 'import numpy, sys; print(sys.prefix)'\", 30).output)\nbox.close()\n"
+              # the grader, and the worker it runs the agent's strategy in, find their python too
+              "from mlgym_core.env import MLGymEnv\ne = MLGymEnv('battleOfSexes', prestart=False)\ne.reset()\n"
+              "print('SCORES', e.step('validate')[4]['scores'])\ne.close()\n")
     res = subprocess.run([str(venv / "bin" / "python"), "-c", script], capture_output=True, text=True, timeout=120)
-    assert res.stdout.strip().splitlines()[-1] == str(venv), (res.stdout, res.stderr[-2000:])
+    lines = res.stdout.strip().splitlines()
+    assert str(venv) in lines, (res.stdout, res.stderr[-2000:])
+    assert lines[-1].startswith("SCORES [{'Score'"), (res.stdout, res.stderr[-2000:])
