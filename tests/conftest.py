@@ -12,7 +12,6 @@ import pytest
 from mlgym_core.plugins import reset_plugin_manager
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared"
 
 
 @pytest.fixture
