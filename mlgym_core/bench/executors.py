@@ -76,7 +76,12 @@ class LocalExecutor:
 
 
 def _ray_run(job: dict[str, Any], spend_handle: dict[str, Any] | None, total_limit: float | None) -> dict:
-    return run_job(job, spend_handle, total_limit)
+    import ray
+
+    out = run_job(job, spend_handle, total_limit)
+    # the Ray node too: several nodes may share a host name (containers, nodes started on one machine)
+    out["host"] = f"{out.get('host')}/{ray.get_runtime_context().get_node_id()[:12]}"
+    return out
 
 
 class _SpendActor:

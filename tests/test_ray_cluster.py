@@ -1,0 +1,159 @@
+"""``mlgym bench --executor ray`` on a two-node Ray cluster started on this machine: a head and a
+worker node, each with one CPU and its own custom resource. Episodes spread on both nodes (the node
+id is in each ledger entry's host), the driver alone writes the results, and after the worker node is
+killed a ``--resume`` finishes the bench on the head. Every Ray process the test started is stopped by
+pid (never ``ray stop``, which would stop other Ray sessions on the machine)."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+from mlgym_core.shell import descendants
+
+from .conftest import needs_games
+from .test_density import _live as _alive
+
+pytestmark = [needs_games, pytest.mark.skipif(importlib.util.find_spec("ray") is None or not shutil.which("ray"),
+                                              reason="ray is not installed (mlgym-core[ray])")]
+
+
+def _port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _ours(temp_dir: str) -> list[int]:
+    """Processes of this test's cluster: every one whose command line names its temp dir, and below."""
+    roots = []
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            try:
+                if temp_dir.encode() in Path(f"/proc/{name}/cmdline").read_bytes():
+                    roots.append(int(name))
+            except OSError:
+                pass
+    return sorted({p for r in roots for p in (r, *descendants(r))})
+
+
+def _kill(pids: list[int]) -> None:
+    for p in pids:
+        try:
+            os.kill(p, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+@pytest.fixture
+def cluster():
+    temp_dir = tempfile.mkdtemp(prefix="mlgym-ray-")  # short: Ray's socket paths live below it
+    gcs, node_port, object_port = _port(), _port(), _port()
+    env = {**os.environ, "RAY_DISABLE_USAGE_STATS": "1", "RAY_AUTH_MODE": "token",
+           "RAY_AUTH_TOKEN": secrets.token_hex(32)}
+    env.pop("RAY_ADDRESS", None)
+    common = ["--num-cpus=1", "--node-ip-address=127.0.0.1", "--disable-usage-stats"]
+    try:
+        subprocess.run(["ray", "start", "--head", f"--port={gcs}", "--include-dashboard=false",
+                        f"--temp-dir={temp_dir}", '--resources={"mlgym_head": 1}', *common],
+                       env=env, check=True, capture_output=True, timeout=180)
+        subprocess.run(["ray", "start", f"--address=127.0.0.1:{gcs}", f"--node-manager-port={node_port}",
+                        f"--object-manager-port={object_port}", '--resources={"mlgym_worker": 1}', *common],
+                       env=env, check=True, capture_output=True, timeout=180)
+        yield {"address": f"127.0.0.1:{gcs}", "env": env, "temp_dir": temp_dir, "worker_port": node_port}
+    finally:
+        for _ in range(3):
+            _kill(_ours(temp_dir))
+            time.sleep(0.5)
+        left = _alive(_ours(temp_dir))
+        shutil.rmtree(temp_dir, ignore_errors=True)
+        assert not left, f"Ray processes left: {left}"
+
+
+def _bench(cluster: dict, out: Path, runs: int, *extra: str) -> list[str]:
+    return [sys.executable, "-m", "mlgym_core", "bench", "--tasks", "battleOfSexes", "--agents", "baseline",
+            "--runs", str(runs), "--executor", "ray", "--ray-address", cluster["address"], "--output", str(out),
+            "--no-progress", "--no-report", *extra]
+
+
+def _ledger(out: Path) -> dict:
+    return json.loads((out / "ledger.json").read_text())["episodes"]
+
+
+def _nodes(cluster: dict) -> dict[str, str]:
+    """Node id prefix (as the ledger's host shows it) -> 'head' or 'worker'."""
+    code = ("import json, ray; ray.init(address='%s', log_to_driver=False, configure_logging=False); "
+            "print(json.dumps([[n['NodeID'][:12], n['Resources']] for n in ray.nodes() if n['Alive']]))"
+            % cluster["address"])
+    r = subprocess.run([sys.executable, "-c", code], env=cluster["env"], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr[-2000:]
+    return {nid: ("head" if "mlgym_head" in res else "worker") for nid, res in json.loads(r.stdout.splitlines()[-1])}
+
+
+def test_bench_spreads_on_two_nodes_and_resumes_after_the_worker_node_dies(cluster, tmp_path):
+    env = cluster["env"]
+    nodes = _nodes(cluster)
+    assert sorted(nodes.values()) == ["head", "worker"]
+    out = tmp_path / "bench"
+    r = subprocess.run(_bench(cluster, out, 4), env=env, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-3000:]
+    led = _ledger(out)
+    assert all(e["state"] == "done" for e in led.values()) and len(led) == 4
+    used = {nodes[e["host"].rsplit("/", 1)[1]] for e in led.values()}
+    assert used == {"head", "worker"}  # episodes ran on both nodes
+    assert sorted(p.name for p in out.iterdir() if p.is_dir() and not p.name.startswith(".")) == sorted(led)  # one run dir each, by the driver
+
+    # the worker node dies while a bench runs; --resume finishes it on the head
+    out2 = tmp_path / "bench2"
+    proc = subprocess.Popen(_bench(cluster, out2, 8), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            states = [e["state"] for e in _ledger(out2).values()]
+            if "done" in states and states.count("running") == 2:  # one episode on each node
+                break
+        except (OSError, ValueError, KeyError):
+            pass
+        time.sleep(0.1)
+    raylet = [p for p in _ours(cluster["temp_dir"])
+              if f"--node_manager_port={cluster['worker_port']}".encode() in Path(f"/proc/{p}/cmdline").read_bytes()]
+    assert len(raylet) == 1
+    worker_node = [raylet[0], *descendants(raylet[0])]
+    _kill(worker_node)
+    killed_at = time.time()
+    _, err = proc.communicate(timeout=300)
+    first = _ledger(out2)
+    lost = [k for k, v in first.items() if int(v.get("attempts") or 1) > 1 or v["state"] != "done"]
+    assert lost, (first, err[-1500:])  # the worker node's episode was lost: retried, or left for --resume
+    r = subprocess.run(_bench(cluster, out2, 8, "--resume"), env=env, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, (err[-1500:], r.stderr[-3000:])
+    led = _ledger(out2)
+    assert len(led) == 8 and all(e["state"] == "done" for e in led.values()), led
+    after = [e for e in led.values() if json.loads((out2 / _name(led, e) / "run.json").read_text())
+             ["timings"]["started"] > _iso(killed_at + 1)]
+    assert all(nodes[e["host"].rsplit("/", 1)[1]] == "head" for e in after)
+    assert sorted(p.name for p in out2.iterdir() if p.is_dir() and not p.name.startswith(".")) == sorted(led)
+    assert not list(out2.glob(".incoming-*"))
+
+
+def _name(led: dict, entry: dict) -> str:
+    return next(k for k, v in led.items() if v is entry)
+
+
+def _iso(t: float) -> str:
+    import datetime as dt
+
+    return dt.datetime.fromtimestamp(t, dt.timezone.utc).isoformat()
