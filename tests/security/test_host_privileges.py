@@ -109,11 +109,13 @@ def test_the_grader_runs_as_its_own_unprivileged_uid(tmp_path):
     folder = tmp_path / "grade" / "workspace"
     folder.mkdir(parents=True)
     res = LocalRuntime(isolation="bwrap").grade(GradeConfig(
-        folder=folder, command="id -u; grep ^CapEff /proc/self/status; touch ok && echo wrote", timeout=20))
+        folder=folder, command="id -u; grep ^CapEff /proc/self/status; touch ok && echo wrote; "
+                               "k=/proc/sys/kernel/printk_ratelimit; v=$(cat $k); echo $v > $k 2>/dev/null "
+                               "|| echo sysctl-refused", timeout=20))
     lines = res.output.split()
     assert res.returncode == 0, (res.output, res.stderr)
     assert int(lines[0]) == sandbox_uids().grader
-    assert int(lines[2], 16) == 0 and "wrote" in lines
+    assert int(lines[2], 16) == 0 and "wrote" in lines and "sysctl-refused" in lines
 
 
 def test_no_uid_base_that_is_not_a_number(monkeypatch):
