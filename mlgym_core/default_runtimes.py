@@ -352,8 +352,9 @@ class Envelope:
         if isolated:
             self.applied["tmpfs"] = (f"/tmp, /home, /dev/shm {self.memory >> 20} MiB; /run {RUN_TMPFS_BYTES >> 20} "
                                      "MiB; /dev read-only")
-        self.applied["file_size"] = (f"RLIMIT_FSIZE {self.disk >> 20} MiB per file" +
-                                     ("; fallocate keeping the size refused (seccomp)" if isolated else ""))
+        self.applied["file_size"] = f"RLIMIT_FSIZE {self.disk >> 20} MiB per file"
+        if isolated:
+            self.applied["seccomp"] = "fallocate keeping the file size and the kernel keyring calls refused"
         if isolated:
             self.applied["disk_total"] = (f"workspace usage checked every {_DiskWatch.interval():g} s; over "
                                           f"{self.disk >> 20} MiB, the sandbox's commands are killed")

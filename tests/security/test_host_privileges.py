@@ -127,3 +127,20 @@ def test_no_uid_base_that_is_not_a_number(monkeypatch):
     monkeypatch.setenv("MLGYM_SANDBOX_UID_BASE", "lots")
     with pytest.raises(SandboxError, match="MLGYM_SANDBOX_UID_BASE='lots': expected an integer uid"):
         sandbox_uids()
+
+
+KEYRING = ("python3 -c \"import ctypes\nlibc = ctypes.CDLL(None, use_errno=True)\n"
+           "libc.syscall.restype = ctypes.c_long\n"
+           "nr = {'x86_64': (248, 250), 'aarch64': (217, 219)}[__import__('platform').machine()]\n"
+           "r = libc.syscall(nr[0], b'user', b'mlgym-leak', b'secret', 6, -4)\n"  # add_key to @u
+           "print('add_key', r, ctypes.get_errno())\n"
+           "r = libc.syscall(nr[1], 10, -4, b'user', b'mlgym-leak', 0)\n"  # keyctl(KEYCTL_SEARCH, @u)
+           "print('search', r, ctypes.get_errno())\"")
+
+
+def test_the_uids_kernel_keyring_is_no_channel_between_sandboxes(start_sandbox):
+    """Keyrings belong to a uid, not a namespace: every sandbox of the uid would share them."""
+    first, second = start_sandbox(), start_sandbox()
+    wrote, read = out(first, KEYRING).split(), out(second, KEYRING).split()
+    assert wrote[1] == "-1" and wrote[2] == "1", wrote  # EPERM from the seccomp filter
+    assert read[4] == "-1", read
