@@ -138,25 +138,28 @@ def _mtime(p: Path) -> float:
 
 @functools.cache
 def _metadata_masks() -> tuple[tuple[str, str], ...]:
-    """(kind, path) of what names an mlgym distribution in the bound Python roots: dist-info and
-    egg-info folders, editable-install hooks, console scripts, and the __pycache__ folders that
-    hold their bytecode. Folders are covered by an empty read-only tmpfs, files by an empty file,
-    so nothing in the sandbox says which mlgym packages are installed, or where, or with which
-    file hashes (RECORD)."""
-    masks: list[tuple[str, str]] = []
+    """(kind, path) of what names an mlgym distribution where the sandbox can see it (the Python
+    roots, /usr, /opt): dist-info and egg-info folders, editable-install hooks, console scripts,
+    the __pycache__ folders that hold their bytecode, and the packages themselves when installed
+    from wheels. Each is covered by an empty read-only folder or file, so nothing in the sandbox says
+    which mlgym packages are installed, or where, or with which file hashes (RECORD)."""
+    import site
+    import sysconfig
+
+    places = {os.path.join(root, "bin") for root in _python_roots()} | {sysconfig.get_path("scripts")}
+    places |= {*site.getsitepackages(), sysconfig.get_path("purelib"), sysconfig.get_path("platlib")}
     for root in _python_roots():
-        lib = Path(root) / "lib"
-        places = [Path(root) / "bin"] + [sp for sp in (list(lib.glob("python3*/site-packages"))
-                                                       + list(lib.glob("python3*/dist-packages")))]
-        for place in places:
-            for entry in _scandir(place):
-                name = entry.name.lower()
-                if entry.name == "__pycache__":
-                    if any("mlgym" in e.name.lower() for e in _scandir(Path(entry.path))):
-                        masks.append(("dir", entry.path))
-                elif "mlgym" in name:
-                    masks.append(("dir" if entry.is_dir(follow_symlinks=False) else "file", entry.path))
-    return tuple(masks)
+        places |= {str(p) for p in Path(root).glob("lib/python3*/*-packages")}
+    visible = (*(r + "/" for r in _python_roots()), "/usr/", "/opt/")
+    masks: list[tuple[str, str]] = []
+    for place in sorted(p for p in places if p and (p + "/").startswith(visible)):
+        for entry in _scandir(Path(place)):
+            if entry.name == "__pycache__":
+                if any("mlgym" in e.name.lower() for e in _scandir(Path(entry.path))):
+                    masks.append(("dir", entry.path))
+            elif "mlgym" in entry.name.lower():
+                masks.append(("dir" if entry.is_dir(follow_symlinks=False) else "file", entry.path))
+    return tuple(dict.fromkeys(masks))
 
 
 def _scandir(p: Path) -> list[os.DirEntry[str]]:
