@@ -14,6 +14,7 @@ and :func:`reap` (``mlgym gc``) removes those of dead owners.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import io
 import os
@@ -136,6 +137,22 @@ def _ensure_watcher() -> None:
                                 stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                 start_new_session=True, env=env, close_fds=True)
     _watcher_pid = os.getpid()
+    atexit.register(stop_watcher)
+
+
+def stop_watcher(timeout: float = 30) -> None:
+    """Close the watcher's pipe now (as this process's exit would): it removes this process's
+    containers and exits. Called at a normal exit; a test session calls it so that no process of
+    its own outlives it."""
+    global _watcher
+    w, _watcher = _watcher, None
+    if w is None or _watcher_pid != os.getpid():
+        return
+    try:
+        w.stdin.close()  # type: ignore[union-attr]
+        w.wait(timeout=timeout)
+    except (OSError, subprocess.TimeoutExpired):
+        w.kill()
 
 
 def _labels(cfg_labels: dict[str, str], role: str) -> dict[str, str]:

@@ -64,6 +64,9 @@ def _ours() -> list:
 def no_container_left():
     yield
     left = _ours()
+    from mlgym_runtimes.docker_runtime import stop_watcher
+
+    stop_watcher()  # the reaper watching this process: no process of the suite outlives it
     assert not left, f"containers left behind: {[c.name for c in left]}"
 
 
