@@ -465,21 +465,44 @@ class LocalSandbox:
                     os.kill(pid, signal.SIGCONT)
 
     def get(self, path: str, dest: Path) -> None:
-        src = self._host_path(path)
-        if src.is_dir():
-            shutil.copytree(src, dest, symlinks=True, dirs_exist_ok=True)
-        else:
-            shutil.copy2(src, dest)
+        """Copy a workspace file or folder out, with the sandbox frozen (nothing can be swapped for a
+        link meanwhile); a path that leads outside the workspace through a link is refused, and links
+        inside a folder are copied as links."""
+        with self.frozen():
+            src = self._inside(path)
+            if src.is_dir():
+                shutil.copytree(src, dest, symlinks=True, dirs_exist_ok=True)
+            else:
+                shutil.copy2(src, dest)
 
     def put(self, source: Path, path: str) -> None:
-        dst = self._host_path(path)
-        if source.is_dir():
-            shutil.copytree(source, dst, dirs_exist_ok=True)
-        else:
-            dst.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source, dst)
-        if self.host_uid != os.getuid():
-            give_to(dst, self.host_uid)
+        """Copy a host file or folder into the workspace, with the sandbox frozen; every target is
+        checked to stay in the workspace (a link the agent left there is replaced, never followed)."""
+        with self.frozen():
+            dst = self._inside(path)
+            files = [(source, dst)] if not source.is_dir() else [
+                (Path(r) / n, dst / Path(r).relative_to(source) / n) for r, _, names in os.walk(source) for n in names]
+            if source.is_dir():
+                dst.mkdir(parents=True, exist_ok=True)
+            for src, target in files:
+                parent = self._inside(str(target.parent))
+                parent.mkdir(parents=True, exist_ok=True)
+                target = parent / target.name
+                if target.is_symlink():
+                    target.unlink()
+                shutil.copy2(src, target)
+            if self.host_uid != os.getuid():
+                give_to(dst, self.host_uid)
+
+    def _inside(self, path: str) -> Path:
+        """The host path of a workspace path with every link resolved; refused outside the workspace."""
+        root = os.path.realpath(self.config.workspace)
+        real = os.path.realpath(self._host_path(path))
+        if real != root and not real.startswith(root + "/"):
+            from .errors import SandboxError
+
+            raise SandboxError(f"{path}: leads outside the workspace (through a link)")
+        return Path(real)
 
     def _host_path(self, path: str) -> Path:
         rel = path.removeprefix(WORKSPACE).removeprefix(str(self.config.workspace)).lstrip("/")

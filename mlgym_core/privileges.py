@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import stat
 from collections.abc import Iterable
 from pathlib import Path
 from typing import NamedTuple
@@ -69,15 +70,27 @@ def as_user_argv(uid: int) -> list[str]:
 
 
 def give_to(path: Path, uid: int, *, keep: Iterable[Path] = ()) -> None:
-    """chown ``path`` and everything below it (links themselves, never followed) to ``uid``;
-    the paths in ``keep`` (and what is below them) stay as they are."""
+    """chown ``path`` and everything below it to ``uid``; the paths in ``keep`` (and what is below
+    them) stay as they are. Walks with directory descriptors and never follows a link (a link's
+    own owner changes), so a folder swapped for a link to a host path mid-walk changes nothing
+    outside ``path``."""
     kept = {os.path.realpath(p) for p in keep}
-    for root, dirs, files in os.walk(path):  # symlinked folders are listed in dirs, not entered
-        if os.path.realpath(root) in kept:
+    if os.path.islink(path) or not os.path.isdir(path):
+        if os.path.realpath(path) not in kept:
+            os.lchown(path, uid, uid)
+        return
+    for root, dirs, files, dfd in os.fwalk(path, follow_symlinks=False):
+        here = os.path.realpath(root)
+        if here in kept:
             dirs[:] = []
             continue
-        os.lchown(root, uid, uid)
-        for name in files + [d for d in dirs if os.path.islink(os.path.join(root, d))]:
-            p = os.path.join(root, name)
-            if os.path.islink(p) or os.path.realpath(p) not in kept:
-                os.lchown(p, uid, uid)
+        os.chown(dfd, uid, uid)
+        for name in files + dirs:
+            if os.path.join(here, name) in kept:
+                if name in dirs:
+                    dirs.remove(name)
+                continue
+            # folders are changed from inside, through their own descriptor; links (also to folders,
+            # which fwalk lists as folders and never enters) here, themselves
+            if name not in dirs or stat.S_ISLNK(os.stat(name, dir_fd=dfd, follow_symlinks=False).st_mode):
+                os.chown(name, uid, uid, dir_fd=dfd, follow_symlinks=False)

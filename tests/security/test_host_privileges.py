@@ -144,3 +144,27 @@ def test_the_uids_kernel_keyring_is_no_channel_between_sandboxes(start_sandbox):
     wrote, read = out(first, KEYRING).split(), out(second, KEYRING).split()
     assert wrote[1] == "-1" and wrote[2] == "1", wrote  # EPERM from the seccomp filter
     assert read[4] == "-1", read
+
+
+def test_get_and_put_never_follow_the_agents_links_out_of_the_workspace(start_sandbox, tmp_path):
+    from mlgym_core.errors import SandboxError
+
+    box = start_sandbox()
+    outside = tmp_path / "host"
+    outside.mkdir()
+    (outside / "secret").write_text("host secret")
+    out(box, f"ln -s {outside}/secret leak; ln -s {outside} hostdir; mkdir d; ln -s {outside} d/sub")
+    src = tmp_path / "src"
+    (src / "sub").mkdir(parents=True)
+    (src / "sub" / "planted").write_text("x")
+    with pytest.raises(SandboxError, match="leads outside the workspace"):
+        box.get("leak", tmp_path / "got")
+    with pytest.raises(SandboxError, match="leads outside the workspace"):
+        box.put(src / "sub" / "planted", "hostdir/planted")
+    with pytest.raises(SandboxError, match="leads outside the workspace"):
+        box.put(src, "d")
+    assert sorted(p.name for p in outside.iterdir()) == ["secret"]
+    box.put(src, "fine")  # an ordinary copy still works, owned by the sandbox's uid
+    assert (box.workspace_host / "fine" / "sub" / "planted").stat().st_uid == expected_agent_uid()
+    box.get("fine", tmp_path / "back")
+    assert (tmp_path / "back" / "sub" / "planted").read_text() == "x"
