@@ -495,14 +495,7 @@ class LocalSandbox:
                 give_to(dst, self.host_uid)
 
     def _inside(self, path: str) -> Path:
-        """The host path of a workspace path with every link resolved; refused outside the workspace."""
-        root = os.path.realpath(self.config.workspace)
-        real = os.path.realpath(self._host_path(path))
-        if real != root and not real.startswith(root + "/"):
-            from .errors import SandboxError
-
-            raise SandboxError(f"{path}: leads outside the workspace (through a link)")
-        return Path(real)
+        return inside_workspace(self.config.workspace, self._host_path(path), path)
 
     def _host_path(self, path: str) -> Path:
         rel = path.removeprefix(WORKSPACE).removeprefix(str(self.config.workspace)).lstrip("/")
@@ -579,6 +572,18 @@ def _usage(root: Path) -> int:
                 stack.append(e.path)
             total += st.st_size
     return total
+
+
+def inside_workspace(workspace: Path, host: Path, shown: str) -> Path:
+    """``host`` (a path in the host folder ``workspace``) with every link resolved; a SandboxError
+    naming ``shown`` when it leads outside. Only reliable while the sandbox is frozen."""
+    root = os.path.realpath(workspace)
+    real = os.path.realpath(host)
+    if real != root and not real.startswith(root + "/"):
+        from .errors import SandboxError
+
+        raise SandboxError(f"{shown}: leads outside the workspace (through a link)")
+    return Path(real)
 
 
 def _hand_over(config: SandboxConfig, uid: int) -> None:

@@ -30,8 +30,8 @@ from typing import Any
 
 from mlgym_core import GradeConfig, GradeResult, SandboxConfig, SandboxError
 from mlgym_core.cgroups import proc_start as _proc_start
-from mlgym_core.default_runtimes import disk_cap_bytes, memory_limit_bytes, passwd_files
-from mlgym_core.privileges import sandbox_uids
+from mlgym_core.default_runtimes import disk_cap_bytes, inside_workspace, memory_limit_bytes, passwd_files
+from mlgym_core.privileges import give_to, sandbox_uids
 from mlgym_core.grading import OUTPUT_CAP, STDERR_CAP, keep_tail
 from mlgym_core.sandbox import AGENT_HOME, SERVICES_DIR, TOOLS_DIR, WORKSPACE
 from mlgym_core.shell import _BOOTSTRAP, LAST_ACTION_MAX, PersistentShell, ShellDied, ShellResult
@@ -186,11 +186,7 @@ def _gpu_requests(devices: tuple[str, ...]) -> list[Any]:
 def _give_to_agent(path: Path, uid: int) -> None:
     """Make a host folder writable by the container's user (chown when we are root)."""
     if os.geteuid() == 0:
-        for p in [path, *path.rglob("*")]:
-            try:
-                os.lchown(p, uid, uid)
-            except OSError:
-                pass
+        give_to(path, uid)  # never through a link
     else:
         path.chmod(0o777)
 
@@ -346,11 +342,13 @@ class DockerSandbox:
         import shutil
 
         host = self._host_path(path)
-        if host is not None:
-            if host.is_dir():
-                shutil.copytree(host, dest, symlinks=True, dirs_exist_ok=True)
-            else:
-                shutil.copy2(host, dest)
+        if host is not None:  # paused, and never through the agent's links out of the workspace
+            with self.frozen():
+                host = inside_workspace(self.config.workspace, host, path)
+                if host.is_dir():
+                    shutil.copytree(host, dest, symlinks=True, dirs_exist_ok=True)
+                else:
+                    shutil.copy2(host, dest)
             return
         stream, _stat = self.container.get_archive(path)
         buf = io.BytesIO(b"".join(stream))
@@ -367,13 +365,19 @@ class DockerSandbox:
         import shutil
 
         host = self._host_path(path)
-        if host is not None:
-            if source.is_dir():
-                shutil.copytree(source, host, dirs_exist_ok=True)
-            else:
-                host.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copy2(source, host)
-            _give_to_agent(host, self.runtime.uid) if host.is_dir() else None
+        if host is not None:  # paused, and never through the agent's links out of the workspace
+            with self.frozen():
+                host = inside_workspace(self.config.workspace, host, path)
+                if source.is_dir():
+                    if any(p.is_symlink() for p in host.rglob("*")) if host.is_dir() else False:
+                        raise SandboxError(f"{path}: holds links; copy into a fresh folder")
+                    shutil.copytree(source, host, dirs_exist_ok=True)
+                else:
+                    inside_workspace(self.config.workspace, host.parent, path).mkdir(parents=True, exist_ok=True)
+                    if host.is_symlink():
+                        host.unlink()
+                    shutil.copy2(source, host)
+                _give_to_agent(host, self.runtime.uid)
             return
         buf = io.BytesIO()
         with tarfile.open(fileobj=buf, mode="w") as tar:

@@ -152,6 +152,13 @@ def test_sandbox_limits_and_gpu_requests(runtime, tmp_path: Path) -> None:
             time.sleep(0.3)
             assert (ws / "ticks").stat().st_size == size
         sb.run("kill %1 2>/dev/null", 5)
+        # a link the agent made is never followed out of the workspace by the host
+        from mlgym_core import SandboxError
+
+        sb.run(f"ln -s {tmp_path}/outside leak", 5)
+        (tmp_path / "outside").write_text("host secret")
+        with pytest.raises(SandboxError, match="leads outside the workspace"):
+            sb.get("leak", tmp_path / "got")
         # a fork bomb stops at the pids limit and the shell survives
         obs = sb.run("for i in $(seq 200); do sleep 5 & done 2>&1 | tail -1; echo done", 20).output
         assert "fork" in obs and obs.rstrip().endswith("done")
