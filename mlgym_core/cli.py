@@ -20,6 +20,9 @@ Environment variables:
   MLGYM_STRICT_PLUGINS=1     a plugin that fails to load is an error, with its traceback
   MLGYM_HOME                 caches (prepared datasets, memory stores); default ~/.cache/mlgym
   MLGYM_DATA_DIR             local copies of datasets, MLGYM_DATA_DIR/<dataset id>/
+  MLGYM_SANDBOX_UID_BASE     run as root: sandboxes use this uid and the next two (default 60100)
+  MLGYM_MEMORY_GB            memory of an episode whose task declares none (default: half the RAM)
+  MLGYM_WORKSPACE_GB         largest file, and total size, of a workspace (default 4)
 """
 
 KINDS = ("tasks", "datasets", "tools", "agents", "metrics", "runtimes", "models")
