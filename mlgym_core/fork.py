@@ -41,10 +41,11 @@ _SEP = "\x1f--mlgym-fork--\x1f"
 # Runs in a subshell (a copy of the shell: it sees every variable, function and alias, and changes
 # nothing); setting __mlgym_c to the previous action keeps $LAST_ACTION as it was (shell.py's marker
 # exports LAST_ACTION from __mlgym_c after each command).
+# ``builtin``: the agent may have defined functions named like the builtins (``declare``, ``echo``).
 _CAPTURE = ("__mlgym_c=${LAST_ACTION-}; ( s=$'" + _SEP.replace("\x1f", "\\x1f") + "'; "
-            "compgen -e; echo \"$s\"; declare -px; echo \"$s\"; "
-            "for f in $(compgen -A function); do [[ $f == __mlgym* ]] || declare -f \"$f\"; done; "
-            "echo \"$s\"; alias -p; echo \"$s\"; printf %s \"$PWD\" ) > {file}")
+            "builtin compgen -e; builtin echo \"$s\"; builtin declare -px; builtin echo \"$s\"; "
+            "for f in $(builtin compgen -A function); do [[ $f == __mlgym* ]] || builtin declare -f \"$f\"; done; "
+            "builtin echo \"$s\"; builtin alias -p; builtin echo \"$s\"; builtin printf %s \"$PWD\" ) > {file}")
 
 
 def _inner_path(env: MLGymEnv, host: Path) -> str:

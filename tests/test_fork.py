@@ -16,8 +16,10 @@ pytestmark = needs_games
 # everything a shell observation shows but timestamps (ls --time-style=+ prints none)
 OBSERVE = "pwd; env | sort; command ls -la --time-style=+"
 SETUP = ["mkdir -p sub && cd sub && echo parent > f.txt && export FOO='two words' BAR=$'x\\ny'",
-         "greet() { echo \"hello $1\"; }; alias hi='echo alias-hi'; unset MLGYM_TASK_ID; export -n WINDOW; export WINDOW; PLAIN=1"]
-STATE = "pwd; echo \"$FOO|$BAR|${MLGYM_TASK_ID-unset}|$WINDOW\"; env | grep -c ^WINDOW=; greet you; hi; cat f.txt"
+         "greet() { echo \"hello $1\"; }; declare() { echo hijacked; }; alias hi='echo alias-hi'; "
+         "unset MLGYM_TASK_ID; export -n WINDOW; export WINDOW; PLAIN=1"]
+STATE = ("pwd; echo \"$FOO|$BAR|${MLGYM_TASK_ID-unset}|$WINDOW\"; env | grep -c ^WINDOW=; greet you; hi; declare; "
+         "cat f.txt")
 
 
 @pytest.fixture
@@ -38,7 +40,8 @@ def test_fork_equals_the_parent_then_diverges_both_ways(env):
         assert child.workspace_host != env.workspace_host
         assert (child.current_step, child.history, child.best) == (env.current_step, env.history, env.best)
         assert child.step(STATE)[0] == before  # cwd, exported and unset variables, function, alias, files
-        assert "/home/agent/workspace/sub\ntwo words|x\ny|unset|1000\n1\nhello you\nalias-hi\nparent" in before
+        assert before.splitlines() == ["/home/agent/workspace/sub", "two words|x", "y|unset|1000", "1", "hello you",
+                                       "alias-hi", "hijacked", "parent"]
         assert child.step("echo ${PLAIN-unset}")[0] == "unset" and env.step("echo $PLAIN")[0] == "1"  # not exported
         child.step("echo child > f.txt; export FOO=child; cd ..; greet() { echo changed; }; unalias hi")
         assert env.step(STATE)[0] == before  # the parent did not see the child's changes
@@ -80,7 +83,7 @@ def test_snapshot_restores_an_identical_observation(env, tmp_path):
         again = restored.step(OBSERVE)[0]
         assert again == original
         assert "FOO=two words" in again and "LAST_ACTION=greet()" in again and "f.txt" in again
-        assert restored.step(STATE)[0].splitlines()[-3:] == ["hello you", "alias-hi", "parent"]
+        assert restored.step(STATE)[0].splitlines()[-4:] == ["hello you", "alias-hi", "hijacked", "parent"]
     finally:
         restored.close()
 

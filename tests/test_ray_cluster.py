@@ -113,7 +113,7 @@ def test_bench_spreads_on_two_nodes_and_resumes_after_the_worker_node_dies(clust
     assert all(e["state"] == "done" for e in led.values()) and len(led) == 4
     used = {nodes[e["host"].rsplit("/", 1)[1]] for e in led.values()}
     assert used == {"head", "worker"}  # episodes ran on both nodes
-    assert sorted(p.name for p in out.iterdir() if p.is_dir() and not p.name.startswith(".")) == sorted(led)  # one run dir each, by the driver
+    assert _run_dirs(out) == sorted(led)  # one run dir each, written by the driver
 
     # the worker node dies while a bench runs; --resume finishes it on the head
     out2 = tmp_path / "bench2"
@@ -145,8 +145,12 @@ def test_bench_spreads_on_two_nodes_and_resumes_after_the_worker_node_dies(clust
     after = [e for e in led.values() if json.loads((out2 / _name(led, e) / "run.json").read_text())
              ["timings"]["started"] > _iso(killed_at + 1)]
     assert all(nodes[e["host"].rsplit("/", 1)[1]] == "head" for e in after)
-    assert sorted(p.name for p in out2.iterdir() if p.is_dir() and not p.name.startswith(".")) == sorted(led)
+    assert _run_dirs(out2) == sorted(led)
     assert not list(out2.glob(".incoming-*"))
+
+
+def _run_dirs(out: Path) -> list[str]:
+    return sorted(p.name for p in out.iterdir() if p.is_dir() and not p.name.startswith("."))
 
 
 def _name(led: dict, entry: dict) -> str:
