@@ -52,11 +52,13 @@ def test_gymnasium_vector_wrapper_counts_episodes(vec):
 
 def test_a_slow_command_does_not_hold_back_another(vec):
     vec.reset()
-    vec.send(["sleep 3; echo slow", "echo hi"], env_ids=[0, 1])
+    # episode 0 waits until the test lets it go: no timing involved
+    vec.send(["until [ -e go ]; do sleep 0.05; done; echo slow", "echo hi"], env_ids=[0, 1])
     obs, _, _, _, infos, ids = vec.recv(min_ready=1)
-    assert list(ids) == [1] and obs == ("hi",)  # answered while episode 0 still sleeps
+    assert list(ids) == [1] and obs == ("hi",)  # answered while episode 0 still waits
     with pytest.raises(MlgymError, match="busy"):
         vec.send(["echo again"], env_ids=[0])
+    (vec.envs[0].workspace_host / "go").touch()
     obs, _, _, _, _, ids = vec.recv()
     assert list(ids) == [0] and obs == ("slow",)
     with pytest.raises(MlgymError, match="nothing sent"):
