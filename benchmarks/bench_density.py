@@ -18,6 +18,7 @@ import argparse
 import gc
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -116,6 +117,7 @@ def episodes(n: int, workers: int, task: str) -> dict[str, float]:
     row["left_after_close"] = {"pids": after["pids"] - before["pids"], "fds": after["fds"] - before["fds"],
                                "threads": after["threads"] - before["threads"]}
     row["leftover_folders"] = len(list(work.iterdir()))
+    shutil.rmtree(work, ignore_errors=True)
     return row
 
 

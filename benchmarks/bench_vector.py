@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import os
 import select
+import shutil
 import subprocess
 import tempfile
 import time
@@ -50,7 +51,8 @@ def bare_shells(n: int, rounds: int) -> float:
 def vector_env(n: int, rounds: int) -> tuple[float, str]:
     from mlgym_core.vector import MLGymVectorEnv
 
-    vec = MLGymVectorEnv("battleOfSexes", n, max_steps=rounds + 5, work_dir=tempfile.mkdtemp(prefix="mlgym-vec-"))
+    work = tempfile.mkdtemp(prefix="mlgym-vec-")
+    vec = MLGymVectorEnv("battleOfSexes", n, max_steps=rounds + 5, work_dir=work)
     try:
         vec.reset()
         vec.step(["echo hi"] * n)
@@ -61,6 +63,7 @@ def vector_env(n: int, rounds: int) -> tuple[float, str]:
         return n * rounds / (time.perf_counter() - t0), vec.envs[0].isolation
     finally:
         vec.close()
+        shutil.rmtree(work, ignore_errors=True)
 
 
 def main() -> None:
