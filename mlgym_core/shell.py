@@ -16,9 +16,11 @@ import secrets
 import select
 import signal
 import subprocess
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 DEFAULT_OUTPUT_CAP = 100_000
 LAST_ACTION_MAX = 4096
@@ -58,6 +60,28 @@ class ShellDied(Exception):
     pass
 
 
+_SPAWNER: Any = None
+_SPAWNER_LOCK = threading.Lock()
+
+
+def _spawn(argv: Sequence[str], **kwargs: Any) -> subprocess.Popen[bytes]:
+    """Popen, always from a thread that lives as long as the process.
+
+    Linux ties PR_SET_PDEATHSIG (bwrap's --die-with-parent) to the *thread* that forked the
+    child: a sandbox started from a short-lived thread (a user's worker thread, a vector env's
+    step thread) would be killed the moment that thread ends. The main thread and one persistent
+    spawner thread never end while the process runs."""
+    if threading.current_thread() is threading.main_thread():
+        return subprocess.Popen(argv, **kwargs)
+    global _SPAWNER
+    with _SPAWNER_LOCK:
+        if _SPAWNER is None:
+            from concurrent.futures import ThreadPoolExecutor
+
+            _SPAWNER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mlgym-spawn")
+    return _SPAWNER.submit(subprocess.Popen, argv, **kwargs).result()
+
+
 class PersistentShell:
     """Drive one bash process. ``argv`` starts it (e.g. a bwrap command line ending in bash)."""
 
@@ -81,7 +105,7 @@ class PersistentShell:
         self._marker = ("\x1e" + self.nonce + ":").encode()
         rfd, self._wfd = os.pipe()
         try:
-            self.proc = subprocess.Popen(
+            self.proc = _spawn(
                 self.argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                 env=self.env, cwd=self.cwd, preexec_fn=self.preexec_fn, start_new_session=True, bufsize=0,
                 pass_fds=(rfd,))

@@ -10,7 +10,7 @@ import pytest
 import mlgym_core
 from mlgym_core.env import MLGymEnv
 
-from .conftest import needs_games
+from .conftest import needs_bwrap, needs_games
 
 pytestmark = needs_games
 
@@ -268,3 +268,21 @@ def test_reset_failing_after_the_sandbox_started_stops_it(tmp_path):
         assert not list((tmp_path / "work").iterdir())
     finally:
         e.close()
+
+
+@needs_games
+@needs_bwrap
+def test_a_sandbox_started_in_a_short_lived_thread_outlives_it():
+    """bwrap's --die-with-parent follows the forking *thread*: a reset in a thread that then
+    ends must still leave a live sandbox with its shell state."""
+    import threading
+
+    env = MLGymEnv("battleOfSexes", prestart=False)
+    try:
+        t = threading.Thread(target=lambda: (env.reset(seed=0), env.step("export KEEP_ME=yes")))
+        t.start()
+        t.join()
+        obs, *_ = env.step("echo ${KEEP_ME:-lost}")
+        assert obs.strip() == "yes", obs
+    finally:
+        env.close()
