@@ -73,7 +73,7 @@ def capture_shell(env: MLGymEnv) -> dict[str, Any]:
                 env.sandbox.get(inner, Path(tmp) / name)
                 text = (Path(tmp) / name).read_text(errors="surrogateescape")
         else:
-            text = host.read_text(errors="surrogateescape")
+            text = _read_agent_file(host)
     finally:
         if host is not None:
             host.unlink(missing_ok=True)
@@ -199,6 +199,26 @@ def _unstarted_copy(parent: MLGymEnv) -> MLGymEnv:
         _init_kwargs=dict(parent._init_kwargs, prestart=False, workspace_from=None), _done=True,
         history=[], scores=[], tool_options=dict(parent.tool_options), _np_random=copy.deepcopy(parent._np_random))
     return child
+
+
+_STATE_MAX = 16 << 20
+
+
+def _read_agent_file(path: Path) -> str:
+    """Read a file the agent's shell just wrote, as the host may be root: never through a link
+    (the agent's background processes may swap it for one to a host file), only a regular file,
+    at most 16 MiB."""
+    import stat
+
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError as exc:
+        raise MlgymError(f"could not read the episode's shell state: {exc.strerror}") from None
+    with os.fdopen(fd, "rb") as f:
+        st = os.fstat(f.fileno())
+        if not stat.S_ISREG(st.st_mode) or st.st_size > _STATE_MAX:
+            raise MlgymError("could not read the episode's shell state: not a regular file of at most 16 MiB")
+        return f.read(_STATE_MAX).decode("utf-8", "surrogateescape")
 
 
 def fork(parent: MLGymEnv) -> MLGymEnv:

@@ -130,3 +130,30 @@ def test_replay_until_then_resume_with_another_agent(tmp_path):
     assert run["scores"][0]["Score"] == pytest.approx(1.44, abs=0.04)  # the replayed strategy, not the starter's
     r = mlgym("replay", str(fixture), "--until", "0", "--output", str(tmp_path / "c"))
     assert r.returncode != 0 and "--until must be a positive integer" in r.stderr
+
+
+@pytest.mark.skipif(__import__("os").geteuid() != 0, reason="the host reads as root only when mlgym runs as root")
+def test_a_link_swapped_in_for_the_shell_state_file_is_not_followed(env, tmp_path):
+    """The agent's background process swaps the shell-state file fork() reads for a link to a
+    root-only host file: the host must never read through it."""
+    secret = tmp_path / "host-secret.txt"
+    secret.write_text("HOSTSECRET=leaked\n")
+    secret.chmod(0o600)
+    swapper = ("import os\nwhile True:\n    for n in os.listdir('.'):\n        if n.startswith('.mlgym-shell-state-'):\n"
+               f"            try:\n                os.unlink(n); os.symlink({str(secret)!r}, n)\n"
+               "            except OSError:\n                pass\n")
+    env.step(f"cat > /tmp/swap.py <<'EOF'\n{swapper}EOF\n(python /tmp/swap.py >/dev/null 2>&1 &)")
+    children = []
+    try:
+        for _ in range(8):
+            try:
+                child = env.fork()
+            except MlgymError as exc:
+                assert "leaked" not in str(exc)
+                continue
+            children.append(child)
+            obs, *_ = child.step("echo ${HOSTSECRET:-none}; env | grep -c leaked")
+            assert "leaked" not in obs.split()[0] and obs.split()[-1] == "0", obs
+    finally:
+        for c in children:
+            c.close()

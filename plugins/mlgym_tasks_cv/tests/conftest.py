@@ -18,14 +18,20 @@ needs_torch = pytest.mark.skipif(importlib.util.find_spec("torch") is None,
 needs_bwrap = pytest.mark.skipif(shutil.which("bwrap") is None, reason="bubblewrap is not installed")
 
 
-@pytest.fixture(scope="session", autouse=True)
-def cv_home(tmp_path_factory):
-    """MLGYM_HOME for the whole session, so prepared smoke data is shared between tests."""
-    home = tmp_path_factory.mktemp("cv-home")
+@pytest.fixture(scope="session")
+def _cv_home_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("cv-home")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def cv_home(_cv_home_dir):
+    """MLGYM_HOME for this pack's tests, one folder for the session so prepared smoke data is
+    shared between them; set per module and restored after it, so nothing leaks into other
+    packs' tests (they may need MLGYM_DATA_DIR)."""
     old = {k: os.environ.get(k) for k in ("MLGYM_HOME", "MLGYM_DATA_DIR")}
-    os.environ["MLGYM_HOME"] = str(home)
+    os.environ["MLGYM_HOME"] = str(_cv_home_dir)
     os.environ.pop("MLGYM_DATA_DIR", None)
-    yield home
+    yield _cv_home_dir
     for k, v in old.items():
         if v is None:
             os.environ.pop(k, None)

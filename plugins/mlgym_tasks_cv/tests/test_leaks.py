@@ -46,7 +46,7 @@ def test_agent_sees_no_labels(env_for, task_id, dataset, secret):
     assert rc != 0 and "No such file" in obs
     obs, rc = sh(env, f"find / -name {secret} 2>/dev/null | head -5; echo END")
     assert obs.strip() == "END"
-    obs, rc = sh(env, "ls data")
+    obs, rc = sh(env, "command ls data")  # not the shell's `ls -F` alias (MLGym's): bare names
     expected = {"cifar10": "info.json test.parquet train.parquet",
                 "coco": "info.json train train_images.parquet val val_images.parquet"}[dataset]
     assert obs.split() == expected.split()
