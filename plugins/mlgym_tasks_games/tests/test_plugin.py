@@ -117,3 +117,106 @@ def test_3sat_grader_instances_come_from_a_per_installation_secret(tmp_path, mon
     pkg = Path(mlgym_tasks_games.__file__).parent
     assert not [p for p in pkg.rglob("*") if "seed" in p.name and p.suffix != ".pyc"]
     assert "hidden_files" not in (TASK_DIR / "3SATTime" / "task.yaml").read_text()
+
+
+# -- games played as in MLGym --------------------------------------------------------------
+GLOBAL_STATE = """\
+n = 0
+
+
+def row_strategy(history):  # cooperate 5 rounds, then defect, counted in a module global
+    global n
+    if not history:
+        n = 0
+    n += 1
+    return 0 if n <= 5 else 1
+"""
+
+
+def _score(task: str, tmp_path: Path, strategy: str) -> float:
+    r = _run_evaluator(task, tmp_path, strategy)
+    assert r.returncode == 0, r.stderr
+    return json.loads(r.stdout)["Score"]
+
+
+def _refusal(task: str, tmp_path: Path, strategy: str) -> str:
+    r = _run_evaluator(task, tmp_path, strategy)
+    assert r.returncode != 0 and r.stdout == ""
+    return r.stderr
+
+
+def test_games_are_played_one_after_another(tmp_path):
+    # Sequential games give the exact expectation of "cooperate 5, then defect" (2.5111, MLGym
+    # scored 2.511); the round-interleaved runner gave 2.60. One evaluation's sd is about 0.005.
+    from mlgym_tasks_games.exact import PD_PAYOFF, expected_score, pd_key, pd_opponent
+
+    expected = expected_score(PD_PAYOFF, lambda h: float(len(h) >= 5), pd_opponent, pd_key)
+    assert abs(_score("prisonersDilemma", tmp_path, GLOBAL_STATE) - expected) < 0.025
+
+
+def test_numpy_integer_moves_are_accepted_as_in_mlgym(tmp_path):
+    from mlgym_tasks_games.exact import PD_PAYOFF, expected_score, pd_key, pd_opponent
+
+    always_defect = expected_score(PD_PAYOFF, lambda h: 1.0, pd_opponent, pd_key)
+    strategy = "import numpy as np\n\ndef row_strategy(history):\n    return np.int64(1) if history else True\n"
+    assert abs(_score("prisonersDilemma", tmp_path, strategy) - always_defect) < 0.03
+
+
+@pytest.mark.parametrize("move", ["np.float64(1.0)", "np.bool_(True)", "2", "'1'", "np.array([1])"])
+def test_moves_mlgym_refuses_are_refused(tmp_path, move):
+    err = _refusal("battleOfSexes", tmp_path, f"import numpy as np\n\ndef row_strategy(history):\n    return {move}\n")
+    assert "invalid move" in err
+
+
+def test_blotto_accepts_what_mlgym_accepts(tmp_path):
+    # a tuple, bools, and entries past the sixth (not fought over, counted in the sum)
+    strategy = "def row_strategy(history):\n    return (True, 29, 30, 30, 30, 0, 0)\n"
+    assert -1 <= _score("blotto", tmp_path, strategy) <= 1
+
+
+@pytest.mark.parametrize("alloc", ["[120]", "[20] * 5", "[21] * 6", "[np.int64(20)] * 6", "[20.0] * 6",
+                                   "[-1, 21, 20, 20, 20, 20]"])
+def test_blotto_refuses_invalid_or_short_allocations(tmp_path, alloc):
+    err = _refusal("blotto", tmp_path, f"import numpy as np\n\ndef row_strategy(history):\n    return {alloc}\n")
+    assert "invalid allocation" in err
+
+
+@pytest.mark.parametrize("task", ["battleOfSexes", "prisonersDilemma", "blotto"])
+def test_games_are_graded_with_the_training_timeout(task):
+    from mlgym_core import get_task, make_task
+
+    assert make_task(get_task(task)).eval_timeout() == 1800
+
+
+def _monte_carlo(task: str, games: int) -> tuple[float, float]:
+    import importlib.util
+    import random
+    import statistics
+
+    mods = {}
+    for name in ("strategy", "target"):
+        spec = importlib.util.spec_from_file_location(f"_{task}_{name}", TASK_DIR / task / f"{name}.py")
+        mods[name] = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(mods[name])
+    from mlgym_tasks_games.exact import BOS_PAYOFF, PD_PAYOFF
+
+    payoff = PD_PAYOFF if task == "prisonersDilemma" else BOS_PAYOFF
+    random.seed(1234)
+    scores = []
+    for _ in range(games):
+        h: list = []
+        for _ in range(10):
+            r, c = mods["strategy"].row_strategy(list(h)), mods["target"].target_column_strategy(list(h))
+            h.append((r, c))
+        scores.append(sum(payoff[m] for m in h) / 10)
+    return statistics.fmean(scores), statistics.stdev(scores) / games ** 0.5
+
+
+@pytest.mark.parametrize("task,published", [("prisonersDilemma", 2.37752), ("battleOfSexes", 1.02104)])
+def test_exact_expectation_of_the_starters_matches_monte_carlo(task, published):
+    from mlgym_tasks_games.exact import starter_expectations
+
+    exact = starter_expectations()[task]
+    assert round(exact, 5) == published
+    mean, se = _monte_carlo(task, 4000)
+    assert abs(mean - exact) < 4 * se
