@@ -8,7 +8,7 @@ process. The agent's code therefore cannot print or fake a score.
 Games are played one after another, as in MLGym: all rounds of a game, then the next game. To
 keep the pipe round trips few, the worker loads ``LANES`` independent copies of the agent's
 modules (each its own module globals) and lane ``k`` plays games ``k``, ``k + LANES``, ...
-in order; one request advances every lane by one round. A strategy whose module globals hold
+in order; one request advances half the lanes by one round. A strategy whose module globals hold
 per-game state therefore sees exactly what it sees in MLGym's loop.
 """
 
@@ -38,23 +38,17 @@ code, lanes, kind = os.path.realpath(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
 sys.path.insert(0, sys.argv[1])
 
 
-def own_modules():
-    out = []
-    for name, mod in list(sys.modules.items()):
-        f = getattr(mod, "__file__", None)
-        if f and os.path.realpath(f).startswith(code + os.sep):
-            out.append(name)
-    return out
-
-
 def load_lane():
+    before = set(sys.modules)
     try:
         fn = importlib.import_module("strategy").row_strategy
     except BaseException as exc:
         mlgym_worker.send_error(f"cannot import row_strategy from strategy.py: {type(exc).__name__}: {exc}")
         raise SystemExit(1)
-    for name in own_modules():  # the next lane imports its own copies (its own globals)
-        del sys.modules[name]
+    for name in set(sys.modules) - before:  # the next lane imports its own copies (its own globals)
+        f = getattr(sys.modules[name], "__file__", None)
+        if f and os.path.realpath(f).startswith(code + os.sep):
+            del sys.modules[name]
     return fn
 
 
@@ -77,19 +71,19 @@ def wire(move):
 
 
 def play_round(msg, _payload):
-    active, cols = msg["active"], msg.get("cols")
+    lo, active, cols = msg["lo"], msg["active"], msg.get("cols")
     moves = []
-    for k in range(active):
+    for k in range(lo, lo + active):
         h = histories[k]
         if cols is None:
             h.clear()
         else:
-            h.append((last[k], cols[k]))
+            h.append((last[k], cols[k - lo]))
         try:
-            last[k] = strategies[k](h)
+            m = last[k] = strategies[k](h)
         except BaseException as exc:
             raise RuntimeError(f"row_strategy raised {type(exc).__name__}: {exc}") from None
-        moves.append(wire(last[k]))
+        moves.append(m if type(m) is int and (m == 0 or m == 1) and kind == "binary" else wire(m))
     return {"moves": moves}, b""
 
 
@@ -110,37 +104,72 @@ def play(payoff: Callable[[Any, Any], tuple[float, float]], column: Callable[[li
     """Mean over games of the row player's mean payoff per round.
 
     ``kind``: how the worker passes a move on (``binary``: 0 or 1, ``allocation``: a list of
-    non-negative integers); ``check_move`` then checks it here, where the agent cannot reach."""
+    non-negative integers); ``check_move`` then checks it here, where the agent cannot reach.
+    The lanes form two halves, each with one request in flight: while the worker plays one
+    half's round, this process plays the opponent's moves of the other half."""
     lanes = max(1, min(lanes, games))
     worker = mlgym_worker.spawn(WORKER, [os.path.abspath(workspace), str(lanes), kind],
                                 code=os.path.abspath(workspace))
     random.seed(int.from_bytes(os.urandom(8), "little"))  # unpredictable to the agent
+    halves = [_Half(0, (lanes + 1) // 2, lanes, games, rounds), _Half((lanes + 1) // 2, lanes, lanes, games, rounds)]
+    halves = [h for h in halves if h.active]
     total = 0.0
     try:
-        for first in range(0, games, lanes):
-            active = min(lanes, games - first)
-            histories: list[list[tuple[Any, Any]]] = [[] for _ in range(active)]
-            game_totals = [0.0] * active
-            cols = None
-            for _ in range(rounds):
-                msg, _ = worker.request({"active": active, "cols": cols}, timeout=ROUND_TIMEOUT)
+        for h in halves:
+            worker.send(h.request())
+        while halves:
+            for h in list(halves):
+                msg, _ = worker.recv(timeout=ROUND_TIMEOUT)
                 rows = msg.get("moves")
-                if not isinstance(rows, list) or len(rows) != active:
+                if not isinstance(rows, list) or len(rows) != h.active:
                     fail("the strategy worker returned the wrong number of moves")
-                cols = []
-                for k in range(active):
-                    r = check_move(rows[k])
-                    h = histories[k]
-                    c = column(list(h))
-                    game_totals[k] += payoff(r, c)[0]
-                    h.append((r, c))
-                    cols.append(c)
-            total += sum(t / rounds for t in game_totals)
+                total += h.play(rows, check_move, column, payoff)
+                if h.active:
+                    worker.send(h.request())
+                else:
+                    halves.remove(h)
     except mlgym_worker.WorkerError as exc:
         fail(str(exc))
     finally:
         worker.close()
     return total / games
+
+
+class _Half:
+    """Lanes ``lo`` to ``hi`` (of ``lanes``): lane ``k`` plays games ``k``, ``k + lanes``, ...
+    one after another; ``play`` takes the worker's moves of one round of every active lane."""
+
+    def __init__(self, lo: int, hi: int, lanes: int, games: int, rounds: int) -> None:
+        self.lo, self.hi, self.lanes, self.games, self.rounds = lo, hi, lanes, games, rounds
+        self.block = self.round = 0
+        self._start_block()
+
+    def _start_block(self) -> None:
+        self.active = max(0, min(self.hi, self.games - self.block * self.lanes) - self.lo)
+        self.histories: list[list[tuple[Any, Any]]] = [[] for _ in range(self.active)]
+        self.totals = [0.0] * self.active
+        self.cols: list | None = None
+
+    def request(self) -> dict:
+        return {"lo": self.lo, "active": self.active, "cols": self.cols}
+
+    def play(self, rows: list, check_move: Callable, column: Callable, payoff: Callable) -> float:
+        """Plays one round; returns the sum of the game scores of a block that ends with it."""
+        self.cols = cols = []
+        for k in range(self.active):
+            r = check_move(rows[k])
+            h = self.histories[k]
+            c = column(list(h))
+            self.totals[k] += payoff(r, c)[0]
+            h.append((r, c))
+            cols.append(c)
+        self.round += 1
+        if self.round < self.rounds:
+            return 0.0
+        done = sum(t / self.rounds for t in self.totals)
+        self.block, self.round = self.block + 1, 0
+        self._start_block()
+        return done
 
 
 def shown(m: Any) -> str:
