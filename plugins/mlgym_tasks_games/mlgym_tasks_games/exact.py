@@ -4,7 +4,7 @@ A strategy here is a function of the history (a list of (row, column) moves) tha
 probability of playing 1; ``key`` reduces a history to what both strategies read, so histories
 with the same key merge. The opponents are MLGym's rules (the same rules as the task's
 target.py, written as probabilities); the expectation is that of one game's mean payoff per
-round, which is also the expectation of a 10,000-game evaluation.
+round, which is also the expectation of a 10,000-game evaluation (whose sd is one game's / 100).
 
 Run: python -m mlgym_tasks_games.exact
 """
@@ -23,23 +23,30 @@ BOS_PAYOFF = {(0, 0): 2, (1, 1): 1, (0, 1): 0, (1, 0): 0}
 def expected_score(payoff: dict, row: Policy, col: Policy, key: Callable[[History], object],
                    rounds: int = 10) -> float:
     """The exact expectation of the row player's mean payoff per round over one game."""
-    states: dict[object, tuple[float, History]] = {key([]): (1.0, [])}
-    total = 0.0
+    return score_moments(payoff, row, col, key, rounds)[0]
+
+
+def score_moments(payoff: dict, row: Policy, col: Policy, key: Callable[[History], object],
+                  rounds: int = 10) -> tuple[float, float]:
+    """The exact mean and standard deviation of one game's mean payoff per round (payoffs are
+    integers, so the running total joins the state)."""
+    states: dict[object, tuple[float, History, int]] = {(key([]), 0): (1.0, [], 0)}
     for _ in range(rounds):
-        nxt: dict[object, tuple[float, History]] = {}
-        for p, h in states.values():
+        nxt: dict[object, tuple[float, History, int]] = {}
+        for p, h, total in states.values():
             pr, pc = row(h), col(h)
             for r, qr in ((0, 1 - pr), (1, pr)):
                 for c, qc in ((0, 1 - pc), (1, pc)):
                     q = p * qr * qc
                     if q == 0:
                         continue
-                    total += q * payoff[(r, c)]
-                    h2 = h + [(r, c)]
-                    k = key(h2)
-                    nxt[k] = (nxt[k][0] + q, nxt[k][1]) if k in nxt else (q, h2)
+                    h2, t2 = h + [(r, c)], total + payoff[(r, c)]
+                    k = (key(h2), t2)
+                    nxt[k] = (nxt[k][0] + q, nxt[k][1], t2) if k in nxt else (q, h2, t2)
         states = nxt
-    return total / rounds
+    mean = sum(p * t for p, _, t in states.values()) / rounds
+    second = sum(p * t * t for p, _, t in states.values()) / rounds ** 2
+    return mean, max(0.0, second - mean * mean) ** 0.5
 
 
 # -- Prisoner's Dilemma (0 = cooperate, 1 = defect) ------------------------------------------
@@ -94,11 +101,16 @@ def bos_starter(h: History) -> float:
     return 0.1 + 0.7 * last_col + 0.1 * last_row
 
 
+STARTERS = {"prisonersDilemma": (PD_PAYOFF, pd_starter, pd_opponent, pd_key),
+            "battleOfSexes": (BOS_PAYOFF, bos_starter, bos_opponent, bos_key)}
+
+
 def starter_expectations() -> dict[str, float]:
-    return {"prisonersDilemma": expected_score(PD_PAYOFF, pd_starter, pd_opponent, pd_key),
-            "battleOfSexes": expected_score(BOS_PAYOFF, bos_starter, bos_opponent, bos_key)}
+    return {task: expected_score(*args) for task, args in STARTERS.items()}
 
 
 if __name__ == "__main__":
-    for task, value in starter_expectations().items():
-        print(f"{task}: exact expected score of the starter {value:.5f}")
+    for task, args in STARTERS.items():
+        mean, sd = score_moments(*args)
+        print(f"{task}: the starter's exact expected score {mean:.5f}; sd of one 10,000-game evaluation "
+              f"{sd / 100:.5f}")

@@ -2,7 +2,11 @@
 
     python -m mlgym_tasks_games.measure [--repeats 10] [--tasks battleOfSexes,prisonersDilemma,blotto]
 
-Each evaluation runs the real grader (grading sandbox, 10,000 games of 10 rounds).
+Each evaluation runs the real grader (grading sandbox, 10,000 games of 10 rounds). Printed: the
+mean of the evaluations, the sd of one evaluation, the standard error of the mean, the exact
+expectation where ``exact`` computes it, and how far MLGym's published figure (one evaluation)
+lies from the expectation in sds of one evaluation (the exact sd; from the mean where there is no
+exact value: then in sds of the difference, sd * sqrt(1 + 1/n)).
 """
 
 from __future__ import annotations
@@ -22,8 +26,11 @@ def main() -> None:
     from rich.table import Table
 
     from mlgym_core.env import MLGymEnv
+    from mlgym_tasks_games.exact import STARTERS, score_moments
 
-    table = Table("task", "reference", "mean", "std", "min", "max", "|mean-ref|/std", title=f"{args.repeats} evaluations each")
+    exact = {task: score_moments(*a) for task, a in STARTERS.items()}  # (mean, sd of one game)
+    table = Table("task", "reference", "exact (sd)", "mean", "sd (one)", "se (mean)", "(ref-expected)/sd",
+                  title=f"{args.repeats} evaluations each")
     for task in args.tasks.split(","):
         env = MLGymEnv(task, max_steps=10 ** 6)
         env.reset()
@@ -33,9 +40,14 @@ def main() -> None:
             scores.append(info["scores"][-1][env.spec_task.metric])
         ref = env.spec_task.baseline_scores[env.spec_task.metric]
         env.close()
-        mean, std = statistics.mean(scores), statistics.stdev(scores)
-        table.add_row(task, f"{ref:.4f}", f"{mean:.4f}", f"{std:.4f}", f"{min(scores):.4f}", f"{max(scores):.4f}",
-                      f"{abs(mean - ref) / std:.2f}")
+        n = len(scores)
+        mean, sd = statistics.mean(scores), statistics.stdev(scores)
+        if task in exact:
+            mu, sd_exact = exact[task][0], exact[task][1] / 100  # 10,000 games
+            z, shown = (ref - mu) / sd_exact, f"{mu:.5f} ({sd_exact:.4f})"
+        else:
+            z, shown = (ref - mean) / (sd * (1 + 1 / n) ** 0.5), "-"
+        table.add_row(task, f"{ref:.4f}", shown, f"{mean:.4f}", f"{sd:.4f}", f"{sd / n ** 0.5:.4f}", f"{z:+.2f}")
     Console().print(table)
 
 

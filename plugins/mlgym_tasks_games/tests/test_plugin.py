@@ -81,6 +81,18 @@ def test_3sat_evaluator_counts_answers(tmp_path):
     assert m["Correct"] == 10 and m["Incorrect"] == 0 and 0 < m["Time"] < 60 and m["Decisions"] > 0
 
 
+def test_3sat_wrong_answer_gives_no_score_as_in_mlgym(tmp_path):
+    for name in ("evaluate.py", "solver.py"):
+        (tmp_path / name).write_text((TASK_DIR / "3SATTime" / name).read_text())
+    # sabotages the solver: claims nothing is left to assign, so answers come out wrong
+    (tmp_path / "heuristic.py").write_text("def heuristic_fn(*args):\n    return None, True\n")
+    (tmp_path / "data").mkdir()
+    with open(tmp_path / "data" / "dataset.pkl", "wb") as f:
+        pickle.dump(generate(5, count=13, n_min=15, n_max=18), f)
+    r = subprocess.run([sys.executable, "evaluate.py"], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 1 and r.stdout == "" and "wrong answer" in r.stderr
+
+
 def _prepared_sat(home: Path, monkeypatch) -> tuple[list, list, Path]:
     from mlgym_core import WORKSPACE, get_task, make_task
 
@@ -214,9 +226,10 @@ def _monte_carlo(task: str, games: int) -> tuple[float, float]:
 
 @pytest.mark.parametrize("task,published", [("prisonersDilemma", 2.37752), ("battleOfSexes", 1.02104)])
 def test_exact_expectation_of_the_starters_matches_monte_carlo(task, published):
-    from mlgym_tasks_games.exact import starter_expectations
+    from mlgym_tasks_games.exact import STARTERS, score_moments, starter_expectations
 
     exact = starter_expectations()[task]
+    _, sd = score_moments(*STARTERS[task])
     assert round(exact, 5) == published
     mean, se = _monte_carlo(task, 4000)
-    assert abs(mean - exact) < 4 * se
+    assert abs(mean - exact) < 4 * se and abs(se * 4000 ** 0.5 / sd - 1) < 0.08

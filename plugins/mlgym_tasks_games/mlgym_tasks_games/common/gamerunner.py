@@ -74,10 +74,10 @@ def play_round(msg, _payload):
     lo, active, cols = msg["lo"], msg["active"], msg.get("cols")
     moves = []
     for k in range(lo, lo + active):
-        h = histories[k]
-        if cols is None:
-            h.clear()
+        if cols is None:  # a new game gets a new list, as in MLGym
+            h = histories[k] = []
         else:
+            h = histories[k]
             h.append((last[k], cols[k - lo]))
         try:
             m = last[k] = strategies[k](h)

@@ -3,9 +3,9 @@
 Runs the pristine DPLL solver with your heuristic on each instance of data/dataset.pkl (the
 first 3 are skipped), in a separate worker process, and checks every answer: a SAT answer
 must come with an assignment that satisfies the formula, an UNSAT answer must match the
-instance's label. Prints {"Time": seconds, "Correct": n, "Incorrect": n, "Decisions": n}.
-Time is the wall time spent solving; any incorrect answer sets Time to the penalty 1e6, so
-the submission is worse than the baseline.
+instance's label. Prints {"Time": seconds, "Correct": n, "Incorrect": n, "Decisions": n}, Time
+being the wall time spent solving. As in MLGym, the first incorrect answer ends the evaluation
+without a score (an evaluation format error: the evaluation does not count).
 """
 
 import json
@@ -21,7 +21,6 @@ except ImportError:  # run from elsewhere (the pack's own tests): core's copy
 
     mlgym_worker = worker_lib()
 
-PENALTY = 1e6
 TIMEOUT = 600.0  # per instance
 # The worker (a nested sandbox: it sees the pristine solver and the agent's code, never data/,
 # the grader's folder or this process) solves one instance per request.
@@ -54,7 +53,7 @@ def main():
         instances = pickle.load(f)[3:]
     here = os.path.dirname(os.path.abspath(__file__))
     worker = mlgym_worker.spawn(WORKER, [here, os.getcwd()], code=os.getcwd(), files=[os.path.join(here, "solver.py")])
-    correct = incorrect = decisions = 0
+    correct = decisions = 0
     total = 0.0
     try:
         for _idx, _nv, _nc, clauses, is_sat, _ in instances:
@@ -65,15 +64,18 @@ def main():
                 raise mlgym_worker.WorkerError(f"bad worker message: {str(msg)[:300]}")
             decisions += int(msg.get("decisions", 0))
             ok = (msg["sat"] and is_sat and satisfied(clauses, msg["assignment"])) or (not msg["sat"] and not is_sat)
-            correct += ok
-            incorrect += not ok
+            if not ok:
+                print("Evaluation failed: the solver gave a wrong answer with your heuristic (a SAT answer without"
+                      " a satisfying assignment, or a wrong SAT/UNSAT verdict), so there is no score.",
+                      file=sys.stderr)
+                raise SystemExit(1)
+            correct += 1
     except (mlgym_worker.WorkerError, TypeError, ValueError) as exc:
         print(f"Evaluation failed: {exc}", file=sys.stderr)
         raise SystemExit(1) from None
     finally:
         worker.close()
-    print(json.dumps({"Time": round(total, 3) if incorrect == 0 else PENALTY, "Correct": correct,
-                      "Incorrect": incorrect, "Decisions": decisions}))
+    print(json.dumps({"Time": round(total, 3), "Correct": correct, "Incorrect": 0, "Decisions": decisions}))
 
 
 if __name__ == "__main__":
