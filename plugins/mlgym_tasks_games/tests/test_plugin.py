@@ -193,7 +193,7 @@ def test_blotto_refuses_invalid_or_short_allocations(tmp_path, alloc):
     assert "invalid allocation" in err
 
 
-@pytest.mark.parametrize("task", ["battleOfSexes", "prisonersDilemma", "blotto"])
+@pytest.mark.parametrize("task", ["battleOfSexes", "prisonersDilemma", "blotto", "3SATTime"])
 def test_games_are_graded_with_the_training_timeout(task):
     from mlgym_core import get_task, make_task
 
