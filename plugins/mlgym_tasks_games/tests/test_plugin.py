@@ -233,3 +233,13 @@ def test_exact_expectation_of_the_starters_matches_monte_carlo(task, published):
     assert round(exact, 5) == published
     mean, se = _monte_carlo(task, 4000)
     assert abs(mean - exact) < 4 * se and abs(se * 4000 ** 0.5 / sd - 1) < 0.08
+
+
+def test_a_strategy_costly_to_import_gets_fewer_lanes_and_still_plays_in_order(tmp_path):
+    # 16 MiB built at import: 100 copies would take 1.6 GiB, over the 1 GiB the worker allows
+    from mlgym_tasks_games.exact import PD_PAYOFF, expected_score, pd_key, pd_opponent
+
+    expected = expected_score(PD_PAYOFF, lambda h: float(len(h) >= 5), pd_opponent, pd_key)
+    r = _run_evaluator("prisonersDilemma", tmp_path, "TABLE = bytes(range(256)) * (1 << 16)\n" + GLOBAL_STATE)
+    lanes = int(r.stderr.split("games: ")[1].split()[0])
+    assert 10 < lanes < 100 and abs(json.loads(r.stdout)["Score"] - expected) < 0.025

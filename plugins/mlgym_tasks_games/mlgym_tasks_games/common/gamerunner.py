@@ -31,7 +31,9 @@ WORKER = r"""
 import importlib
 import operator
 import os
+import resource
 import sys
+import time
 import mlgym_worker
 
 code, lanes, kind = os.path.realpath(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
@@ -52,7 +54,19 @@ def load_lane():
     return fn
 
 
-strategies = [load_lane() for _ in range(lanes)]
+def rss_kib():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
+# Fewer lanes when a copy is costly (a big table built at import): all copies together stay within
+# about 10 s and 1 GiB, going by the second copy (the first also loads the modules all copies share).
+strategies = [load_lane()]
+if lanes > 1:
+    t0, m0 = time.perf_counter(), rss_kib()
+    strategies.append(load_lane())
+    seconds, kib = time.perf_counter() - t0, rss_kib() - m0
+    lanes = max(2, min(lanes, int(10 / max(seconds, 1e-9)), int((1 << 20) / max(kib, 1))))
+strategies += [load_lane() for _ in range(lanes - len(strategies))]
 histories = [[] for _ in range(lanes)]
 last = [None] * lanes
 
@@ -71,6 +85,8 @@ def wire(move):
 
 
 def play_round(msg, _payload):
+    if "hello" in msg:
+        return {"lanes": lanes}, b""
     lo, active, cols = msg["lo"], msg["active"], msg.get("cols")
     moves = []
     for k in range(lo, lo + active):
@@ -111,10 +127,13 @@ def play(payoff: Callable[[Any, Any], tuple[float, float]], column: Callable[[li
     worker = mlgym_worker.spawn(WORKER, [os.path.abspath(workspace), str(lanes), kind],
                                 code=os.path.abspath(workspace))
     random.seed(int.from_bytes(os.urandom(8), "little"))  # unpredictable to the agent
-    halves = [_Half(0, (lanes + 1) // 2, lanes, games, rounds), _Half((lanes + 1) // 2, lanes, lanes, games, rounds)]
-    halves = [h for h in halves if h.active]
     total = 0.0
     try:
+        lanes = _lanes(worker, lanes)
+        print(f"games: {lanes} lanes", file=sys.stderr)
+        mid = (lanes + 1) // 2
+        halves = [_Half(0, mid, lanes, games, rounds), _Half(mid, lanes, lanes, games, rounds)]
+        halves = [h for h in halves if h.active]
         for h in halves:
             worker.send(h.request())
         while halves:
@@ -133,6 +152,15 @@ def play(payoff: Callable[[Any, Any], tuple[float, float]], column: Callable[[li
     finally:
         worker.close()
     return total / games
+
+
+def _lanes(worker: Any, most: int) -> int:
+    """How many lanes the worker loaded (fewer than asked when a copy is costly)."""
+    msg, _ = worker.request({"hello": True}, timeout=ROUND_TIMEOUT)
+    n = msg.get("lanes")
+    if type(n) is not int or not 1 <= n <= most:
+        fail("the strategy worker reported a bad number of lanes")
+    return n
 
 
 class _Half:
