@@ -106,6 +106,7 @@ def play_round(msg, _payload):
 mlgym_worker.serve(play_round)
 """
 ROUND_TIMEOUT = 300.0
+IMPORT_TIMEOUT = 1800.0  # the evaluation's own limit (the training timeout) stops it first
 LANES = 100
 
 
@@ -156,7 +157,7 @@ def play(payoff: Callable[[Any, Any], tuple[float, float]], column: Callable[[li
 
 def _lanes(worker: Any, most: int) -> int:
     """How many lanes the worker loaded (fewer than asked when a copy is costly)."""
-    msg, _ = worker.request({"hello": True}, timeout=ROUND_TIMEOUT)
+    msg, _ = worker.request({"hello": True}, timeout=IMPORT_TIMEOUT)
     n = msg.get("lanes")
     if type(n) is not int or not 1 <= n <= most:
         fail("the strategy worker reported a bad number of lanes")
