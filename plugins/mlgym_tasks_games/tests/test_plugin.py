@@ -243,3 +243,12 @@ def test_a_strategy_costly_to_import_gets_fewer_lanes_and_still_plays_in_order(t
     r = _run_evaluator("prisonersDilemma", tmp_path, "TABLE = bytes(range(256)) * (1 << 16)\n" + GLOBAL_STATE)
     lanes = int(r.stderr.split("games: ")[1].split()[0])
     assert 10 < lanes < 100 and abs(json.loads(r.stdout)["Score"] - expected) < 0.025
+
+
+@pytest.mark.parametrize("task", ["prisonersDilemma", "battleOfSexes"])
+def test_our_evaluator_scores_the_starter_at_its_exact_expectation(tmp_path, task):
+    from mlgym_tasks_games.exact import STARTERS, score_moments
+
+    mean, sd = score_moments(*STARTERS[task])
+    score = _score(task, tmp_path, (TASK_DIR / task / "strategy.py").read_text())
+    assert abs(score - mean) < 4.5 * sd / 100  # one evaluation: 10,000 games
