@@ -19,6 +19,11 @@ _SUBREAPER = False
 
 def pytest_configure(config: pytest.Config) -> None:
     global _SUBREAPER
+    # Started in the background by a non-interactive shell (`cmd &` in a script, some CI
+    # runners), a process inherits SIGINT ignored, and so would every mlgym the tests start:
+    # the Ctrl-C tests need it deliverable.
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         import ctypes
 

@@ -39,13 +39,14 @@ def _live(pids: list[int]) -> list[int]:
 
 def test_many_episodes_answer_and_close_leaving_nothing(tmp_path):
     work = tmp_path / "work"
-    warm = MLGymEnv("battleOfSexes", prestart=False, work_dir=work)  # task files and imports once
-    warm.reset()
+    warm = MLGymEnv("battleOfSexes", prestart=False, work_dir=work)  # task files and imports once,
+    with ThreadPoolExecutor(1) as one:  # and from a thread, so the process's one spawner thread exists
+        one.submit(warm.reset).result()
     warm.close()
     fds0, procs0, threads0 = len(os.listdir("/proc/self/fd")), _live(descendants(os.getpid())), _threads()
     envs = [MLGymEnv("battleOfSexes", prestart=False, work_dir=work) for _ in range(EPISODES)]
-    # the sandboxes outlive the threads that start them only while those threads live (bwrap's
-    # --die-with-parent is per thread), so one pool serves the episodes' whole life
+    # one pool serves the episodes' whole life (sandboxes started off the main thread are forked
+    # by the shell's one persistent spawner thread, so they would outlive these threads anyway)
     pool = ThreadPoolExecutor(WORKERS)
     try:
         list(pool.map(lambda e: e.reset(), envs))
