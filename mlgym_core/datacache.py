@@ -26,6 +26,7 @@ import os
 import secrets
 import shutil
 import stat
+import sys
 import tempfile
 import threading
 import time
@@ -262,6 +263,25 @@ def _hub_cached(source: DataSource) -> bool:
                for f in source.hub_files)
 
 
+@contextmanager
+def _clients_offline() -> Iterator[None]:
+    """The hub clients read HF_HUB_OFFLINE once, at import: a client imported before the variable was
+    set would still go to the network (and retry for tens of seconds). Tell the imported ones again."""
+    saved = []
+    for mod_name, attrs in (("huggingface_hub.constants", ("HF_HUB_OFFLINE",)),
+                            ("datasets.config", ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE"))):
+        mod = sys.modules.get(mod_name)
+        for attr in attrs:
+            if mod is not None and hasattr(mod, attr):
+                saved.append((mod, attr, getattr(mod, attr)))
+                setattr(mod, attr, True)
+    try:
+        yield
+    finally:
+        for mod, attr, value in saved:
+            setattr(mod, attr, value)
+
+
 def from_hub(source: DataSource, fetch: Callable[[], T]) -> T:
     """``fetch()`` (a hub client call), unless the hub is unusable: then DataUnavailableError at once.
 
@@ -273,6 +293,9 @@ def from_hub(source: DataSource, fetch: Callable[[], T]) -> T:
     if problem is not None and not _offline_var():
         raise unavailable(source, f"no local copy at {where(source)} and {problem}")
     try:
+        if _offline_var():
+            with _clients_offline():
+                return fetch()
         return fetch()
     except Exception as exc:  # ImportError, offline cache miss, HTTP and repository errors alike
         first = (str(exc).strip().splitlines() or [""])[0][:300]
