@@ -30,10 +30,17 @@ pytestmark = [needs_games, pytest.mark.skipif(importlib.util.find_spec("ray") is
                                               reason="ray is not installed (mlgym-core[ray])")]
 
 
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def _ports(n: int) -> list[int]:
+    """n distinct free ports: every socket stays bound until all are picked, so the kernel never hands
+    one out twice (one at a time, the GCS port once came back as the object manager's)."""
+    socks = [socket.socket() for _ in range(n)]
+    try:
+        for s in socks:
+            s.bind(("127.0.0.1", 0))
+        return [s.getsockname()[1] for s in socks]
+    finally:
+        for s in socks:
+            s.close()
 
 
 def _ours(temp_dir: str) -> list[int]:
@@ -60,7 +67,7 @@ def _kill(pids: list[int]) -> None:
 @pytest.fixture
 def cluster():
     temp_dir = tempfile.mkdtemp(prefix="mlgym-ray-")  # short: Ray's socket paths live below it
-    gcs, node_port, object_port = _port(), _port(), _port()
+    gcs, node_port, object_port = _ports(3)
     env = {**os.environ, "RAY_DISABLE_USAGE_STATS": "1", "RAY_AUTH_MODE": "token",
            "RAY_AUTH_TOKEN": secrets.token_hex(32)}
     env.pop("RAY_ADDRESS", None)
@@ -69,9 +76,15 @@ def cluster():
         subprocess.run(["ray", "start", "--head", f"--port={gcs}", "--include-dashboard=false",
                         f"--temp-dir={temp_dir}", '--resources={"mlgym_head": 1}', *common],
                        env=env, check=True, capture_output=True, timeout=180)
-        subprocess.run(["ray", "start", f"--address=127.0.0.1:{gcs}", f"--node-manager-port={node_port}",
-                        f"--object-manager-port={object_port}", '--resources={"mlgym_worker": 1}', *common],
-                       env=env, check=True, capture_output=True, timeout=180)
+        for attempt in range(3):  # the head took random ports of its own meanwhile: one may be ours
+            worker = subprocess.run(["ray", "start", f"--address=127.0.0.1:{gcs}", f"--node-manager-port={node_port}",
+                                     f"--object-manager-port={object_port}", '--resources={"mlgym_worker": 1}',
+                                     *common], env=env, capture_output=True, timeout=180)
+            if worker.returncode == 0:
+                break
+            node_port, object_port = _ports(2)
+        else:
+            raise RuntimeError(f"ray worker node did not start: {worker.stderr.decode()[-2000:]}")
         yield {"address": f"127.0.0.1:{gcs}", "env": env, "temp_dir": temp_dir, "worker_port": node_port}
     finally:
         for _ in range(3):
