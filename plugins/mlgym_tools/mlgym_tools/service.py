@@ -5,7 +5,7 @@ and closes its writing side; the service answers one JSON object ``{"ok": bool, 
 "data": ...}`` and closes. Exceptions become one ``Error: ...`` line, never a traceback.
 
 Bounded: at most ``max_connections`` requests are handled at once (a connection that finds no free
-slot within ``conn_timeout`` seconds is closed), every socket read and write times out after
+slot within ``conn_timeout`` seconds is answered "busy, try again" and closed), every socket read and write times out after
 ``conn_timeout`` seconds, and a request over ``MAX_REQUEST`` bytes is refused with one line. Host-side
 errors (a client that hung up, a bug) go to the ``mlgym.services`` logger, which ``mlgym run`` writes
 to the run's ``run.log``; nothing is printed on the terminal.
@@ -72,6 +72,19 @@ class _Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
         service = self.service  # type: ignore[attr-defined]
         if not self.slots.acquire(timeout=service.conn_timeout):
             log.warning("%s: %d connections busy; one refused", service.name, service.max_connections)
+            busy = {"ok": False, "output": f"Error: the {service.name} service is busy ({service.max_connections} "
+                                           "requests in progress); try again"}
+            try:  # one line, never a wait: the reply fits the socket buffer or is dropped
+                request.setblocking(False)
+                try:  # what the client sent already is read first: closing on unread data resets the client
+                    for _ in range(MAX_REQUEST // 65536 + 1):
+                        if not request.recv(65536):
+                            break
+                except BlockingIOError:
+                    pass
+                request.sendall(json.dumps(busy).encode("utf-8"))
+            except OSError:
+                pass
             self.shutdown_request(request)
             return
         try:

@@ -58,12 +58,37 @@ def test_idle_connections_do_not_make_a_thread_each(echo):
             s.connect(str(echo.socket_path))
             idle.append(s)
         assert threading.active_count() <= base + Echo.max_connections
-        # idle clients time out (or are refused when no slot frees in time); real requests are served again
-        assert ask(echo.socket_path, b'{"op": "ping", "args": {"x": 1}}') == {"ok": True, "output": "ping:1"}
+        # while idle clients hold every slot, a request is served when one frees in time, else told to retry
+        reply = ask(echo.socket_path, b'{"op": "ping", "args": {"x": 1}}')
+        assert reply in ({"ok": True, "output": "ping:1"},
+                         {"ok": False, "output": "Error: the echo service is busy (4 requests in progress); try again"})
         assert threading.active_count() <= base + Echo.max_connections
     finally:
         for s in idle:
             s.close()
+    # once the idle clients are gone, requests are served again
+    assert ask(echo.socket_path, b'{"op": "ping", "args": {"x": 2}}') == {"ok": True, "output": "ping:2"}
+    assert threading.active_count() <= base + Echo.max_connections
+
+
+def test_a_refused_connection_is_told_busy_in_one_line(short_tmp):
+    gate = threading.Event()
+    svc = Echo(short_tmp, gate=gate)
+    held = []
+    try:
+        for i in range(Echo.max_connections):  # every slot held by a request waiting at the gate
+            s = socket.socket(socket.AF_UNIX)
+            s.connect(str(svc.socket_path))
+            s.sendall(b'{"op": "ping", "args": {"x": %d}}' % i)
+            s.shutdown(socket.SHUT_WR)
+            held.append(s)
+        reply = ask(svc.socket_path, b'{"op": "ping", "args": {"x": 9}}')
+        assert reply == {"ok": False, "output": "Error: the echo service is busy (4 requests in progress); try again"}
+    finally:
+        gate.set()
+        for s in held:
+            s.close()
+        svc.close()
 
 
 def test_request_over_the_size_cap_is_refused_in_one_line(echo):
