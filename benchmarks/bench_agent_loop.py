@@ -54,7 +54,8 @@ class InstantModel:
 def measure(agent_name: str, steps: int) -> dict[str, float]:
     from mlgym_core.env import MLGymEnv
     from mlgym_core.registry import get_agent
-    from mlgym_core.run import Episode, RunSpec
+    from mlgym_core.episode import Episode
+    from mlgym_core.run import RunSpec
 
     spec = get_agent(agent_name)
     env = MLGymEnv("battleOfSexes", max_steps=steps + 5, tools=list(spec.tool_groups))
