@@ -60,8 +60,11 @@ def check_tool(spec: ToolSpec) -> None:
         _fail(who, f"signature '{spec.signature}' does not start with the tool name")
     if not spec.docstring.strip():
         _fail(who, "docstring is empty")
-    if spec.source is None or not Path(str(spec.source)).exists() and not spec.source.is_file():
-        _fail(who, "source file is missing")
+    for src in (spec.source, *spec.extra_files):
+        if src is None or not Path(str(src)).exists() and not src.is_file():
+            _fail(who, f"file '{getattr(src, 'name', src)}' is missing (is it shipped as package data?)")
+    if spec.service is not None and not callable(spec.service):
+        _fail(who, "service is not callable")
 
 
 def _callable(who: str, f: Any) -> None:
@@ -73,8 +76,26 @@ def _callable(who: str, f: Any) -> None:
         pass
 
 
-def check_agent(spec: AgentSpec) -> None:
-    _callable(f"agent '{spec.qualified}'", spec.factory)
+def check_agent(spec: AgentSpec, tool_groups: set[str] | None = None) -> None:
+    """The factory is callable; every tool group the agent asks for is provided by an installed plugin
+    (``tool_groups``: the groups installed; default: those of the tools registered now)."""
+    who = f"agent '{spec.qualified}'"
+    _callable(who, spec.factory)
+    have = tool_groups_installed() if tool_groups is None else tool_groups
+    missing = [g for g in spec.tool_groups if g not in have]
+    if missing:
+        _fail(who, f"asks for tool group(s) {', '.join(missing)}, which no installed plugin provides "
+                   f"(installed: {', '.join(sorted(have)) or 'none'})")
+
+
+def tool_groups_installed() -> set[str]:
+    """The groups of the tools registered by the plugins loaded now (empty if collecting them fails)."""
+    from .registry import collect
+
+    try:
+        return {t.group for t in collect("tools")}
+    except MlgymError:
+        return set()
 
 
 def check_runtime(spec: RuntimeSpec) -> None:
@@ -93,6 +114,42 @@ CHECKS = {"tasks": check_task, "datasets": check_dataset, "tools": check_tool, "
           "runtimes": check_runtime, "models": check_model_backend, "metrics": check_metric}
 
 
+def check_item(kind: str, item: Any, *, tool_groups: set[str] | None = None) -> None:
+    """The conformance check of ``kind`` (``tasks``, ``tools``, ...) on one item."""
+    if kind == "agents":
+        check_agent(item, tool_groups)
+    else:
+        CHECKS[kind](item)
+
+
+def empty_plugins() -> list[str]:
+    """Failure lines for loaded plugins that implement a ``register_<kind>()`` hook yet register
+    nothing of that kind (a task pack built without its task.yaml files), and for plugins that
+    failed to load."""
+    from .plugins import list_plugins
+    from .registry import collect
+    from .specs import SPEC_KINDS
+
+    lines: list[str] = []
+    counts: dict[tuple[str, str], int] = {}
+    for kind in SPEC_KINDS:
+        try:
+            for it in collect(kind):
+                counts[(it.plugin, kind)] = counts.get((it.plugin, kind), 0) + 1
+        except MlgymError:
+            continue  # reported by run_checks
+    for rec in list_plugins(include_builtin=False):
+        if rec.status != "ok":
+            lines.append(f"plugin '{rec.name}' ({rec.distribution} {rec.version}): does not load: {rec.error}")
+            continue
+        for kind, (hook_name, _cls) in SPEC_KINDS.items():
+            if hook_name in rec.hooks and not counts.get((rec.name, kind)):
+                hint = " (are its task.yaml files shipped as package data?)" if kind == "tasks" else ""
+                lines.append(f"plugin '{rec.name}' ({rec.distribution} {rec.version}): {hook_name}() registered "
+                             f"no {kind}{hint}")
+    return lines
+
+
 def run_checks(ids: Iterable[str] = ()) -> list[str]:
     """Check the named items (any kind) or every installed item; return failure lines."""
     from .registry import collect
@@ -100,7 +157,7 @@ def run_checks(ids: Iterable[str] = ()) -> list[str]:
     wanted = set(ids)
     failures: list[str] = []
     found: set[str] = set()
-    for kind, check in CHECKS.items():
+    for kind in CHECKS:
         try:
             items = collect(kind)
         except MlgymError as exc:
@@ -111,9 +168,11 @@ def run_checks(ids: Iterable[str] = ()) -> list[str]:
                 continue
             found |= {it.key, it.qualified}
             try:
-                check(it)
+                check_item(kind, it)
             except CheckError as exc:
                 failures.append(str(exc))
+    if not wanted:
+        failures.extend(empty_plugins())
     for name in sorted(wanted - found):
         failures.append(f"'{name}': no installed task, dataset, tool, agent, metric, runtime or model has this name")
     return failures
