@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import inspect
+import re
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -81,6 +83,8 @@ def check_agent(spec: AgentSpec, tool_groups: set[str] | None = None) -> None:
     (``tool_groups``: the groups installed; default: those of the tools registered now)."""
     who = f"agent '{spec.qualified}'"
     _callable(who, spec.factory)
+    if spec.plugin.startswith("core."):  # core's own agents use the ACI where a plugin installed it
+        return
     have = tool_groups_installed() if tool_groups is None else tool_groups
     missing = [g for g in spec.tool_groups if g not in have]
     if missing:
@@ -176,3 +180,119 @@ def run_checks(ids: Iterable[str] = ()) -> list[str]:
     for name in sorted(wanted - found):
         failures.append(f"'{name}': no installed task, dataset, tool, agent, metric, runtime or model has this name")
     return failures
+
+
+# -- mlgym check --run: each task's baseline through its evaluator, in the local sandbox ------------
+_LOWER_WORDS = {"loss", "error", "mse", "rmse", "mae", "perplexity", "ppl", "time", "cost", "regret", "distance"}
+_HIGHER_WORDS = {"accuracy", "acc", "score", "reward", "r2", "f1", "bleu", "auc", "precision", "recall", "correct"}
+
+
+@dataclass
+class BaselineCheck:
+    """One row of ``mlgym check --run``: the task, the scale run, ok/fail/skip, why, the metrics, seconds."""
+
+    task: str
+    scale: str
+    status: str
+    detail: str = ""
+    metrics: dict[str, float] = field(default_factory=dict)
+    seconds: float = 0.0
+
+
+def direction_problem(spec: TaskSpec) -> str:
+    """A priority metric whose name reads the other way than ``higher_is_better`` says (``val_loss``
+    marked higher-is-better); '' when the name agrees or says nothing."""
+    words = set(re.split(r"[^a-z0-9]+", spec.metric.lower())) - {""}
+    if spec.higher_is_better and words & _LOWER_WORDS and not words & _HIGHER_WORDS:
+        return f"metric '{spec.metric}' reads as lower-is-better, but the task says higher_is_better: true"
+    if not spec.higher_is_better and words & _HIGHER_WORDS and not words & _LOWER_WORDS:
+        return f"metric '{spec.metric}' reads as higher-is-better, but the task says higher_is_better: false"
+    return ""
+
+
+def _chosen_scale(spec: TaskSpec, scale: str | None) -> tuple[str, str]:
+    """(scale to run, reason to skip or ''): ``scale`` where the task has it; by default ``smoke`` where
+    it has one, else its first scale, which is skipped when it needs a GPU (not cheap)."""
+    if scale and scale != "default":
+        return (scale if scale in spec.scales else spec.resolve_scale()), ""
+    if "smoke" in spec.scales:
+        return "smoke", ""
+    first = spec.resolve_scale()
+    if spec.resources.gpus:
+        return first, (f"not cheap: needs {spec.resources.gpus} GPU(s) at scale '{first}' and has no smoke scale "
+                       "(pass --scale to run it anyway)")
+    return first, ""
+
+
+def _summary(obs: str) -> str:
+    """One line out of an evaluation's message: its first line, and the evaluator's last error line."""
+    lines = [ln.strip() for ln in obs.strip().splitlines() if ln.strip() and ln.strip() != "---"]
+    if not lines:
+        return "no output"
+    last = next((ln for ln in reversed(lines) if re.match(r"^[\w.]*(Error|Exception)\b|^\w+: ", ln)), "")
+    head = lines[0][:300]
+    m = re.search(r"reported no (.+?) \(reported: (.*)\)", head)
+    if m:
+        declared = [x.strip("'\" ") for x in m.group(1).split(",")]
+        reported = [x.strip("'\" ") for x in m.group(2).split(",")]
+        near = [f"'{r}' for '{d}'" for d in declared for r in reported if r.lower() == d.lower()]
+        if near:
+            head += f" (case differs: the evaluator prints {', '.join(near)})"
+    return f"{head}: {last[:200]}" if last and last not in head else head
+
+
+def check_baseline(spec: TaskSpec, scale: str | None = None) -> BaselineCheck:
+    """Run the task's baseline (its ``baseline_command``, or the starter code unchanged) and its
+    pristine evaluator in the local sandbox; check that the evaluator ran, printed every declared
+    metric under its exact name with a finite value, and that the priority metric's direction reads
+    right. Data that is not available, or a task that is not cheap at the scale, is a skip."""
+    import time
+
+    from .datacache import DataUnavailableError
+    from .env import MLGymEnv
+
+    run_scale, skip = _chosen_scale(spec, scale)
+    row = BaselineCheck(spec.qualified, run_scale, "skip", skip)
+    if skip:
+        return row
+    t0 = time.monotonic()
+    env = None
+    try:
+        env = MLGymEnv(spec, runtime="local", scale=run_scale, tools=(), prestart=False, max_steps=4)
+        env.reset()
+        if spec.baseline_command:
+            obs, _r, done, _t, info = env.step(spec.baseline_command)
+            if done or info.get("returncode") not in (0, None):
+                row.status, row.detail = "fail", (f"the baseline command exited with status {info.get('returncode')}: "
+                                                  f"{_summary(obs)}")
+                return row
+        obs = env.step("validate")[0]
+        if not env.scores:
+            row.status, row.detail = "fail", _summary(obs)
+            return row
+        row.metrics = dict(env.scores[-1])
+    except DataUnavailableError as exc:
+        row.detail = f"data not available: {exc}"
+        return row
+    except MlgymError as exc:
+        row.status, row.detail = "fail", f"{type(exc).__name__}: {exc}"
+        return row
+    finally:
+        row.seconds = time.monotonic() - t0
+        if env is not None:
+            env.close()
+    declared = dict.fromkeys([spec.metric, *spec.baseline_for(run_scale), *spec.baseline_scores])
+    missing = [k for k in declared if k not in row.metrics]
+    problems = [f"the evaluator did not report {', '.join(map(repr, missing))}"] if missing else []
+    problems += [p for p in [direction_problem(spec)] if p]
+    row.status = "fail" if problems else "ok"
+    row.detail = "; ".join(problems)
+    return row
+
+
+def run_baselines(ids: Iterable[str] = (), scale: str | None = None) -> list[BaselineCheck]:
+    """:func:`check_baseline` on the named tasks (plain or qualified ids) or on every installed task."""
+    from .registry import collect, get_task
+
+    specs = [get_task(i) for i in ids] if ids else sorted(collect("tasks"), key=lambda s: s.qualified)
+    return [check_baseline(s, scale) for s in specs]

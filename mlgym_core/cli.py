@@ -165,16 +165,42 @@ def gc_cmd(all_owners: bool) -> None:
 
 @cli.command("check")
 @click.argument("ids", nargs=-1)
-def check_cmd(ids: tuple[str, ...]) -> None:
-    """Conformance checks of installed specs (all tasks when no ID is given)."""
-    from .checks import run_checks
+@click.option("--run", "run_baselines", is_flag=True,
+              help="Also run each task's baseline through its evaluator in the local sandbox and check the "
+                   "metrics it prints (names, case included, finite values, direction).")
+@click.option("--scale", default=None,
+              help="Scale of the --run baselines (default: smoke where a task has one; a task without one "
+                   "that needs a GPU is skipped).")
+def check_cmd(ids: tuple[str, ...], run_baselines: bool, scale: str | None) -> None:
+    """Conformance checks of installed plugins and their items (all when no ID is given)."""
+    from .checks import run_baselines as run_all, run_checks
+    from .registry import collect
 
     failures = run_checks(ids)
     for line in failures:
         click.echo(f"FAIL {line}", err=True)
+    if run_baselines:
+        tasks = [i for i in ids if any(i in (t.key, t.qualified) for t in collect("tasks"))]
+        rows = run_all(tasks, scale) if tasks or not ids else []
+        _baseline_table(rows)
+        failures += [r.task for r in rows if r.status == "fail"]
     if failures:
         sys.exit(1)
     click.echo("all checks passed")
+
+
+def _baseline_table(rows: list[Any]) -> None:
+    from rich.table import Table
+
+    t = Table("TASK", "SCALE", "RESULT", "METRICS / REASON", "SECONDS", box=None, header_style="bold")
+    colour = {"ok": "green", "fail": "red", "skip": "yellow"}
+    for r in rows:
+        shown = ", ".join(f"{k} {v:.6g}" for k, v in r.metrics.items())
+        text = "; ".join(x for x in (shown, r.detail) if x) or "-"
+        t.add_row(r.task, r.scale, f"[{colour[r.status]}]{r.status}[/]", text, f"{r.seconds:.1f}")
+    from rich.console import Console
+
+    Console(width=200 if not sys.stdout.isatty() else None).print(t)
 
 
 class _PositiveInt(click.ParamType):
