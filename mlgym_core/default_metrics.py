@@ -3,12 +3,14 @@
 Every ``compute`` takes a :class:`mlgym_core.report.build.ScoreTable` (Best Attempt@k and Best
 Submission@k of each compared method on each task, ``baseline`` included) and returns a dict
 keyed by method name: a number (or None), or for per-task metrics a dict task id -> number.
+The report computes through these specs as it does through any plugin's (docs/writing-a-metric.md);
+each one's name is its key in a method's entry of ``mlgym report --json``.
 Module-level imports stay cheap: numpy loads inside the compute functions.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .hookspecs import hookimpl
 from .specs import MetricSpec
@@ -39,18 +41,32 @@ def aup_best_submission(table: ScoreTable) -> dict[str, float]:
     return table.aup("best_submission")
 
 
-def borda(table: ScoreTable) -> dict[str, int]:
+def _ranked(table: ScoreTable, which: str, how: str) -> dict[str, Any]:
+    from .report import metrics
+
+    values = getattr(metrics, how)(getattr(table, which), table.higher)
+    cast = int if how == "borda" else float
+    return dict(zip(table.methods, (cast(x) for x in values)))
+
+
+def borda_best_attempt(table: ScoreTable) -> dict[str, int]:
     """BORDA points of the best-attempt table."""
-    from .report import metrics
-
-    return dict(zip(table.methods, (int(x) for x in metrics.borda(table.best_attempt, table.higher))))
+    return _ranked(table, "best_attempt", "borda")
 
 
-def mean_rank(table: ScoreTable) -> dict[str, float]:
-    """Mean 1-based rank over tasks of the best-attempt table."""
-    from .report import metrics
+def borda_best_submission(table: ScoreTable) -> dict[str, int]:
+    """BORDA points of the best-submission table."""
+    return _ranked(table, "best_submission", "borda")
 
-    return dict(zip(table.methods, (float(x) for x in metrics.mean_rank(table.best_attempt, table.higher))))
+
+def mean_rank_best_attempt(table: ScoreTable) -> dict[str, float]:
+    """Mean 1-based rank over tasks of the best-attempt table (MLGym's "Plackett-Luce" column)."""
+    return _ranked(table, "best_attempt", "mean_rank")
+
+
+def mean_rank_best_submission(table: ScoreTable) -> dict[str, float]:
+    """Mean 1-based rank over tasks of the best-submission table."""
+    return _ranked(table, "best_submission", "mean_rank")
 
 
 def cost_per_run(table: ScoreTable) -> dict[str, float | None]:
@@ -67,9 +83,14 @@ def register_metrics() -> list[MetricSpec]:
                    compute=aup_best_attempt),
         MetricSpec(name="aup_best_submission", description="AUP of the performance profile (best submission)",
                    compute=aup_best_submission),
-        MetricSpec(name="borda", description="BORDA points over tasks (best attempt)", compute=borda),
-        MetricSpec(name="mean_rank", description="Mean rank over tasks (best attempt)", compute=mean_rank,
-                   higher_is_better=False),
+        MetricSpec(name="borda_best_attempt", description="BORDA points over tasks (best attempt)",
+                   compute=borda_best_attempt),
+        MetricSpec(name="mean_rank_best_attempt", description="Mean rank over tasks (best attempt)",
+                   compute=mean_rank_best_attempt, higher_is_better=False),
+        MetricSpec(name="borda_best_submission", description="BORDA points over tasks (best submission)",
+                   compute=borda_best_submission),
+        MetricSpec(name="mean_rank_best_submission", description="Mean rank over tasks (best submission)",
+                   compute=mean_rank_best_submission, higher_is_better=False),
         MetricSpec(name="cost_per_run", description="Mean API cost per run in dollars", compute=cost_per_run,
                    higher_is_better=False),
     ]

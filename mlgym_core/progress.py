@@ -167,31 +167,12 @@ class RunProgress:
 
 
 # -- after the run -----------------------------------------------------------------------------------
-_INFRA_PREFIXES = ("unknown_error", "early_exit")
-# the agent's artefacts were missing, malformed or too slow to evaluate: its result, not an infrastructure failure
-_AGENT_FAULTS = ("submission_not_found", "evaluation_format_error", "EvaluationTimeoutError")
-
-
 def outcome(rec: dict[str, Any]) -> str | None:
-    """None when the episode ran (whatever the agent's exit status); else one line saying what failed.
+    """None when the episode ran (whatever the agent's exit status); else one line saying what failed
+    (:meth:`mlgym_core.records.RunRecord.infra_failure`, on run.json's object)."""
+    from .records import RunRecord
 
-    Infrastructure failures: the runtime (the sandbox failed or the run crashed outside the agent's
-    control), an unusable model endpoint (``exit_api``), and an evaluator that crashed for a reason
-    other than the agent's artefacts (not ``submission_not_found`` / ``evaluation_format_error``).
-    """
-    status = rec.get("exit_status") or ""
-    reason = rec.get("exit_reason") or ""
-    if status == "exit_api" or "(exit_api)" in status:
-        return f"the model endpoint was unusable: {reason or status}"
-    if rec.get("error"):
-        return f"the run crashed: {rec['error']}"
-    if status.startswith(_INFRA_PREFIXES):
-        return f"the runtime failed: {reason or status}"
-    if status.endswith(")") and ", (" in status and not status.startswith(_AGENT_FAULTS):
-        return f"the evaluator failed: {status}"
-    if not status:
-        return "the episode did not start"
-    return None
+    return RunRecord.parse(rec, "run record").infra_failure()
 
 
 def print_summary(rec: dict[str, Any], console: Any = None) -> None:

@@ -111,13 +111,7 @@ def _page(paths: Sequence[Path], version: str, poll_ms: int) -> str:
 def _mark_running(run: Any) -> None:
     """An episode still going (no exit status, no end time in run.json) is shown as ``running``, not left
     out as a failure as a finished report would."""
-    if run.exit_status or run.infra_failure is None:
-        return
-    try:
-        meta = json.loads((run.path / "run.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return
-    if isinstance(meta, dict) and not (meta.get("timings") or {}).get("ended"):
+    if not run.exit_status and run.infra_failure is not None and run.layout != "mlgym" and not run.ended:
         run.exit_status, run.infra_failure = "running", None
 
 

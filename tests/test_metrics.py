@@ -18,7 +18,7 @@ from mlgym_core.pricing import cost_of, price_for
 from mlgym_core.report import metrics as fm
 from mlgym_core.report.build import build
 from mlgym_core.report.loader import Run
-from mlgym_core.report.tasks import TaskInfo
+from mlgym_core.report.build import TaskInfo
 from mlgym_core.specs import MetricSpec
 
 NAN = math.nan
@@ -36,10 +36,12 @@ def test_best_attempt_and_submission_of_a_run():
     assert math.isnan(fm.best_submission_of_run([{"Other": 1}], "Score"))
 
 
-def test_opt_ignores_nan_and_empty_gives_nan():
-    assert fm.opt([NAN, 2.0, 5.0], True) == 5.0
-    assert fm.opt([NAN, 2.0, 5.0], False) == 2.0
-    assert math.isnan(fm.opt([NAN], True))
+def test_best_of_ignores_nan_and_non_numbers_and_empty_gives_none():
+    from mlgym_core.records import best_of
+
+    assert best_of([NAN, 2.0, 5.0], True) == 5.0
+    assert best_of([NAN, 2.0, None, "9", True, 5.0], False) == 2.0
+    assert best_of([NAN], True) is None and best_of([], False) is None
 
 
 # --- ratios, tau_max, AUP -------------------------------------------------------------------
@@ -174,6 +176,10 @@ def test_adding_a_strictly_dominated_method_never_raises_another_rank(tab, facto
         assert after_r[new] >= before_r[old] - 1e-12
 
 
+TASKS = {"battleOfSexes": TaskInfo("battleOfSexes", "Score", True), "3SATTime": TaskInfo("3SATTime", "Time", False)}
+"""How the tasks of these tests are scored, as their specs would say."""
+
+
 def _run(method, task, k, values, metric):
     return Run(Path(f"/x/{method}__{task}__cfg__run_{k}"), method, task, method, k,
                [{metric: v} for v in values], {metric: 1.0})
@@ -189,9 +195,9 @@ def test_permuting_runs_changes_nothing(spec, rnd):
     runs = [_run(m, t, k, v, metric[t]) for m, t, k, v in spec]
     shuffled = list(runs)
     rnd.shuffle(shuffled)
-    a = build(runs, k=4, installed={})
+    a = build(runs, k=4, installed=TASKS)
     b = build([_run(r.method, r.task, r.run_index, [e[metric[r.task]] for e in r.agent_scores], metric[r.task])
-               for r in shuffled], k=4, installed={})
+               for r in shuffled], k=4, installed=TASKS)
     assert a.table.methods == b.table.methods
     np.testing.assert_array_equal(a.table.best_attempt, b.table.best_attempt)
     np.testing.assert_array_equal(a.table.best_submission, b.table.best_submission)
@@ -202,7 +208,7 @@ def test_bootstrap_is_seeded_and_brackets_a_fixed_method():
     rng = random.Random(0)
     runs = [_run(m, "battleOfSexes", k, [rng.uniform(0.5, 2)], "Score") for m in ("a", "b") for k in range(4)]
     runs += [_run(m, "3SATTime", k, [rng.uniform(5, 20)], "Time") for m in ("a", "b") for k in range(4)]
-    t = build(runs, installed={}).table
+    t = build(runs, installed=TASKS).table
     fixed = np.full(t.best_attempt.shape, NAN)
     fixed[t.base] = t.best_attempt[t.base]
     one = fm.bootstrap_aup(t.per_run, fixed, t.higher, t.base, t.tau_max, 50, seed=3)
@@ -216,14 +222,16 @@ def test_bootstrap_is_seeded_and_brackets_a_fixed_method():
 
 def test_register_metrics_and_compute_on_a_table():
     specs = {s.name: s for s in default_metrics.register_metrics()}
-    assert set(specs) == {"best_attempt", "best_submission", "aup_best_attempt", "aup_best_submission", "borda",
-                          "mean_rank", "cost_per_run"}
+    assert set(specs) == {"best_attempt", "best_submission", "aup_best_attempt", "aup_best_submission",
+                          "borda_best_attempt", "borda_best_submission", "mean_rank_best_attempt",
+                          "mean_rank_best_submission", "cost_per_run"}
     assert all(isinstance(s, MetricSpec) for s in specs.values())
     runs = [_run("a", "battleOfSexes", 0, [1.2, 1.5, 1.4], "Score"), _run("b", "battleOfSexes", 0, [0.9], "Score")]
-    table = build(runs, k=4, installed={}).table
+    table = build(runs, k=4, installed=TASKS).table
     assert specs["best_attempt"].compute(table)["a"]["battleOfSexes"] == 1.5
     assert specs["best_submission"].compute(table)["a"]["battleOfSexes"] == 1.4
-    assert specs["borda"].compute(table) == {"a": 3, "baseline": 2, "b": 1}
+    assert specs["borda_best_attempt"].compute(table) == {"a": 3, "baseline": 2, "b": 1}
+    assert specs["mean_rank_best_submission"].compute(table) == {"a": 1.0, "baseline": 2.0, "b": 3.0}
     assert specs["aup_best_attempt"].compute(table)["a"] == pytest.approx(table.tau_max)
     assert specs["cost_per_run"].compute(table)["baseline"] is None
 
@@ -235,24 +243,25 @@ def test_metrics_module_import_is_cheap():
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
-def test_installed_task_spec_wins_over_builtin_table():
+def test_installed_task_spec_wins_over_what_runs_recorded():
     runs = [_run("a", "battleOfSexes", 0, [2.0], "Score")]
     runs[0].agent_scores = [{"Score": 2.0, "Loss": 0.3}]
     runs[0].baseline = {"Score": 1.0, "Loss": 0.5}
+    runs[0].recorded_metric = ("Score", True)
     t = build(runs, installed={"battleOfSexes": TaskInfo("battleOfSexes", "Loss", False, "spec")}).table
     assert t.tasks[0].metric == "Loss" and t.best_attempt[0, 0] == 0.3
 
 
 def test_broken_task_plugin_does_not_break_the_report(monkeypatch):
     import mlgym_core.registry as registry
-    from mlgym_core.report.tasks import installed_tasks
+    from mlgym_core.report.build import task_infos
 
     def boom(kind):
         raise RuntimeError("plugin exploded")
 
     monkeypatch.setattr(registry, "collect", boom)
     notes: list[str] = []
-    assert installed_tasks(notes) == {}
+    assert task_infos(notes) == {}
     assert "plugin exploded" in notes[0]
 
 

@@ -36,10 +36,13 @@ def _rec(status, reason=None, **extra):
      "endpoint was unusable: openai:m: HTTP 500"),
     (_rec("submission_not_found (exit_api)", "x"), "endpoint was unusable"),
     (_rec("early_exit"), "runtime failed"),
-    (_rec("unknown_error (SandboxError: bwrap died)"), "runtime failed: unknown_error (SandboxError"),
+    (_rec("unknown_error (SandboxError: bwrap died)"), "run crashed: SandboxError: bwrap died"),  # mlgym-run/1
+    (_rec("unknown_error", error="SandboxError: bwrap died"), "run crashed: SandboxError: bwrap died"),
+    (_rec("SandboxError (submit)", "SandboxError: the grading sandbox failed to start"), "evaluator failed"),
     (_rec("autosubmission (exit_error)", error="ImportError: no module"), "run crashed: ImportError"),
     (_rec("SandboxError, the grading sandbox failed to start, (submit)"), "evaluator failed"),
     (_rec("EvaluationTimeoutError, the evaluator ran past 1800 s, (submit)"), None),
+    (_rec("EvaluationTimeoutError (submit)", "EvaluationTimeoutError: the evaluator ran past 1800 s"), None),
     (_rec(""), "did not start"),
 ])
 def test_outcome_separates_infrastructure_failures_from_agent_exits(rec, expect):

@@ -41,8 +41,26 @@ import pytest
 from click.testing import CliRunner
 
 from mlgym_core.cli import cli
+from mlgym_core.hookspecs import hookimpl
+from mlgym_core.testing import make_task_spec, registered
 
 FIX = Path(__file__).parent / "fixtures" / "reports"
+
+
+class FixtureTasks:
+    """The task specs of the fixtures' tasks, as their task packs declare them: the report takes each
+    task's metric and direction from the installed specs (MLGym's results.json does not say them)."""
+
+    @hookimpl
+    def register_tasks(self):
+        return [make_task_spec(id="battleOfSexes", metric="Score"), make_task_spec(id="blotto", metric="Score"),
+                make_task_spec(id="3SATTime", metric="Time", higher_is_better=False)]
+
+
+@pytest.fixture(autouse=True)
+def fixture_tasks(core_only):
+    with registered(FixtureTasks(), name="fixture_tasks"):
+        yield
 
 
 def report(*args: str) -> tuple[dict, str]:
@@ -166,18 +184,40 @@ def test_no_runs_is_an_error(tmp_path):
 
 
 def test_metric_from_another_plugin_is_reported():
-    from mlgym_core import hookimpl
     from mlgym_core.specs import MetricSpec
-    from mlgym_core.testing import registered
+
+    def beats_baseline(table):  # per method: tasks where its best attempt beats the baseline's
+        base = table.best_attempt[table.base]
+        return {m: sum(1 for j, higher in enumerate(table.higher)
+                       if (table.best_attempt[i, j] > base[j] if higher else table.best_attempt[i, j] < base[j]))
+                for i, m in enumerate(table.methods)}
 
     class Extra:
         @hookimpl
         def register_metrics(self):
-            return [MetricSpec(name="n_methods", description="count", compute=lambda t: len(t.methods))]
+            return [MetricSpec(name="n_methods", description="count", compute=lambda t: len(t.methods)),
+                    MetricSpec(name="beats_baseline", description="tasks above the baseline", compute=beats_baseline),
+                    MetricSpec(name="broken", description="raises", compute=lambda t: 1 / 0)]
 
     with registered(Extra(), name="extra"):
-        obj, _ = report(str(FIX / "basic"))
-    assert obj["plugin_metrics"] == {"extra/n_methods": 3}
+        obj, err = report(str(FIX / "basic"))
+        res = CliRunner().invoke(cli, ["report", str(FIX / "basic")])
+    assert obj["plugin_metrics"] == {"extra/n_methods": 3,
+                                     "extra/beats_baseline": {"gpt-4o": 3, "o3-mini": 1, "baseline": 0}}
+    assert obj["methods"]["gpt-4o"]["extra/beats_baseline"] == 3  # a per-method metric joins each method's entry
+    assert "metric 'extra/broken' failed: ZeroDivisionError" in err  # and the report goes on
+    assert res.exit_code == 0 and "extra/beats_baseline" in res.stdout  # the terminal tables show it
+
+
+def test_core_metrics_are_computed_through_the_registry(monkeypatch):
+    from mlgym_core import default_metrics
+
+    # the registered spec is called: replacing the function core registers changes the report
+    monkeypatch.setattr(default_metrics, "borda_best_attempt", lambda table: {m: 7 for m in table.methods})
+    obj, _ = report(str(FIX / "basic"))
+    assert [e["borda_best_attempt"] for e in obj["methods"].values()] == [7, 7, 7]
+    names = {s.name for s in default_metrics.register_metrics()} - {"best_attempt", "best_submission"}
+    assert names <= set(obj["methods"]["gpt-4o"])
 
 
 def test_parallel_reading_gives_the_same_runs(monkeypatch):

@@ -11,6 +11,8 @@ from click.testing import CliRunner
 
 from mlgym_core.cli import cli
 
+from .test_report import fixture_tasks  # noqa: F401  (the fixtures' task specs, for every test here)
+
 LONG = "default:openai:" + "a-very-long-model-name-" * 4 + "end"
 
 

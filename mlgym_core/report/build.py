@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import re
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -11,13 +10,55 @@ from typing import Any
 
 import numpy as np
 
+from ..exits import ACCEPTABLE_ENDS
+from ..records import best_of, split_status
 from . import metrics as fm
 from .loader import DEFAULT_SCALE, Run
-from .tasks import TaskInfo, installed_tasks, resolve
 
 BASELINE = "baseline"
-ACCEPTABLE_ENDS = ("submitted", "autosubmission (max_steps)")
-"""Exit statuses MLGym's analysis treats as a normal end; anything else counts as a failure."""
+CORE_METRICS = "core.metrics"
+"""The plugin of MLGym's own metrics; their values are the report's documented per-method keys."""
+TABLE_METRICS = ("best_attempt", "best_submission")
+"""Core metrics per method and task: they make each method's ``scores``, not a key of their own."""
+
+
+@dataclass(frozen=True)
+class TaskInfo:
+    """How one task is scored."""
+
+    id: str
+    metric: str
+    higher_is_better: bool
+    source: str = "spec"
+    """Where the answer came from: ``spec`` (an installed task pack's spec) or ``run`` (run.json)."""
+    first_scale: str | None = None
+    """The task's first scale (what a run recorded as ``default`` ran), when a spec says."""
+
+
+def task_infos(warnings: list[str] | None = None) -> dict[str, TaskInfo]:
+    """Scoring of every installed task, from the task specs, by id; a failing plugin costs a warning."""
+    try:
+        from ..registry import collect
+
+        specs = collect("tasks")
+    except Exception as exc:  # a broken plugin must not break the report
+        if warnings is not None:
+            warnings.append(f"could not read installed task specs: {type(exc).__name__}: {exc}")
+        return {}
+    out: dict[str, TaskInfo] = {}
+    for spec in specs:
+        out.setdefault(spec.id, TaskInfo(spec.id, spec.metric, bool(spec.higher_is_better), "spec",
+                                         spec.scales[0] if spec.scales else None))
+    return out
+
+
+def _resolve(task_id: str, installed: dict[str, TaskInfo], recorded: tuple[str, bool] | None) -> TaskInfo | None:
+    """How ``task_id`` is scored: its installed spec, else what its runs recorded, else unknown (None)."""
+    if task_id in installed:
+        return installed[task_id]
+    if recorded is not None:
+        return TaskInfo(task_id, recorded[0], recorded[1], "run")
+    return None
 
 
 @dataclass(frozen=True)
@@ -68,6 +109,10 @@ class ScoreTable:
         return {m: {t: _num(mat[i, j]) for j, t in enumerate(self.task_ids)} for i, m in enumerate(self.methods)}
 
 
+def _nan(v: float | None) -> float:
+    return math.nan if v is None else v
+
+
 def _num(v: float) -> float | None:
     return None if v is None or math.isnan(v) else float(v)
 
@@ -86,25 +131,12 @@ class Built:
     """The same report for each other scale found among the runs (never pooled with this one)."""
 
 
-_EXC_STATUS = re.compile(r"^(\w+), .*, \((\w+)\)$", re.DOTALL)
-_UNKNOWN = re.compile(r"^unknown_error \((\w+)")
-
-
 def status_key(status: str | None) -> str:
-    """An exit status as a short constant: MLGym's statuses as they are; an evaluator's exception
-    (``<Class>, <message>, (<action>)``) as ``<Class> (<action>)``; ``unknown_error (<Class>: ...)``
-    as ``unknown_error (<Class>)``. The full text is kept apart (``exit_status_texts``)."""
+    """An exit status as a short constant (:func:`mlgym_core.records.split_status`); ``unknown`` when
+    no status was recorded. The full text is kept apart (``exit_status_texts``)."""
     if status is None:
         return "unknown"
-    if not status:
-        return "unknown_error"
-    m = _EXC_STATUS.match(status)
-    if m:
-        return f"{m.group(1)} ({m.group(2)})"
-    m = _UNKNOWN.match(status)
-    if m:
-        return f"unknown_error ({m.group(1)})"
-    return status
+    return split_status(status)[0] or "unknown_error"
 
 
 ACTION_KINDS = (("Edit", ("edit", "insert", "create")), ("View", ("open", "goto", "scroll_up", "scroll_down")),
@@ -124,13 +156,14 @@ def action_kind(action: str) -> str:
 
 
 def _split_scales(runs: Sequence[Run],
-                  installed_scales: dict[str, str]) -> tuple[dict[str, list[Run]], list[dict[str, Any]]]:
+                  installed: dict[str, TaskInfo]) -> tuple[dict[str, list[Run]], list[dict[str, Any]]]:
     """Runs by scale ("default" resolved with the task's first scale), and the excluded ones."""
     by_scale: dict[str, list[Run]] = defaultdict(list)
     excluded: list[dict[str, Any]] = []
     for run in runs:
-        if run.scale == "default":
-            run.scale = installed_scales.get(run.task, DEFAULT_SCALE)
+        if run.scale == "default":  # a mlgym-run/1 record: the scale it ran is the task's first
+            info = installed.get(run.task)
+            run.scale = info.first_scale if info is not None and info.first_scale else DEFAULT_SCALE
         reason = "interrupted" if run.interrupted else (
             f"infrastructure failure: {run.infra_failure}" if run.infra_failure else None)
         if reason:
@@ -152,8 +185,8 @@ def build(runs: Sequence[Run], k: int = 4, methods: Sequence[str] | None = None,
     """
     warnings = [] if warnings is None else warnings
     if installed is None:
-        installed = installed_tasks(warnings)
-    by_scale, excluded = _split_scales(runs, _installed_scales())
+        installed = task_infos(warnings)
+    by_scale, excluded = _split_scales(runs, installed)
     if excluded:
         kinds = Counter("interrupted" if e["reason"] == "interrupted" else "infrastructure failure" for e in excluded)
         warnings.append(f"left out {len(excluded)} run(s) that say nothing of the agent: "
@@ -166,15 +199,6 @@ def build(runs: Sequence[Run], k: int = 4, methods: Sequence[str] | None = None,
         other.scale = sc
         main.others[sc] = other
     return main
-
-
-def _installed_scales() -> dict[str, str]:
-    try:
-        from ..registry import collect
-
-        return {spec.id: spec.scales[0] for spec in collect("tasks") if spec.scales}
-    except Exception:
-        return {}
 
 
 def _build_scale(runs: Sequence[Run], k: int, methods: Sequence[str] | None, warnings: list[str],
@@ -197,10 +221,11 @@ def _build_scale(runs: Sequence[Run], k: int, methods: Sequence[str] | None, war
     infos: list[TaskInfo] = []
     for task_id in sorted(by_task):
         recorded = next((r.recorded_metric for r in by_task[task_id] if r.recorded_metric), None)
-        info = resolve(task_id, installed, recorded)
+        info = _resolve(task_id, installed, recorded)
         if info is None:
-            warnings.append(f"task '{task_id}': unknown priority metric (no task spec, run.json or built-in entry); "
-                            f"its {len(by_task[task_id])} runs are left out")
+            warnings.append(f"task '{task_id}': unknown priority metric (no installed task spec and no run.json "
+                            f"says it: install the task pack that has it); its {len(by_task[task_id])} runs are "
+                            "left out")
             continue
         infos.append(info)
     present = sorted({r.method for t in infos for r in by_task[t.id]})
@@ -224,7 +249,7 @@ def _build_scale(runs: Sequence[Run], k: int, methods: Sequence[str] | None, war
     missing: dict[str, list[str]] = defaultdict(list)
     for j, info in enumerate(infos):
         for run in sorted(by_task[info.id], key=lambda r: str(r.path)):
-            v = fm._finite(run.baseline.get(info.metric))
+            v = best_of([run.baseline.get(info.metric)], True)  # the value when it is a number
             if v is not None:
                 ba[-1, j] = bs[-1, j] = v
                 baseline_source[info.id] = str(run.path)
@@ -243,8 +268,8 @@ def _build_scale(runs: Sequence[Run], k: int, methods: Sequence[str] | None, war
                                for r in chosen])
             per_bs = np.array([fm.best_submission_of_run(r.agent_scores, info.metric) for r in chosen])
             per_run[i][j] = (per_ba, per_bs)
-            ba[i, j] = fm.opt(per_ba.tolist(), info.higher_is_better)
-            bs[i, j] = fm.opt(per_bs.tolist(), info.higher_is_better)
+            ba[i, j] = _nan(best_of(per_ba.tolist(), info.higher_is_better))
+            bs[i, j] = _nan(best_of(per_bs.tolist(), info.higher_is_better))
     for method, absent in missing.items():
         warnings.append(f"method '{method}' has no runs of task(s) {', '.join(absent)} (fewer than k={k}); "
                         "it has no score there")
@@ -260,17 +285,54 @@ def _build_scale(runs: Sequence[Run], k: int, methods: Sequence[str] | None, war
     return Built(table, method_runs, baseline_source, warnings)
 
 
-def report_object(built: Built, bootstrap: int = 0, seed: int = 0,
-                  extra_metrics: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The object ``mlgym report --json`` prints (documented keys first, extras after)."""
+def metric_specs(warnings: list[str]) -> list[Any]:
+    """Every registered MetricSpec, core's first; MLGym's own from core when the registry fails."""
+    from ..default_metrics import register_metrics
+
+    try:
+        from ..registry import collect
+
+        specs = list(collect("metrics"))
+    except Exception as exc:  # a broken plugin must not break the report
+        warnings.append(f"could not collect metrics from plugins: {type(exc).__name__}: {exc}")
+        specs = []
+    if not any(s.plugin == CORE_METRICS for s in specs):
+        specs = [s.model_copy(update={"plugin": CORE_METRICS}) for s in register_metrics()] + specs
+    return sorted(specs, key=lambda s: s.plugin != CORE_METRICS)
+
+
+def compute_metrics(table: ScoreTable, warnings: list[str]) -> dict[str, Any]:
+    """Each registered metric's value on ``table``, by key: a core metric's name, any other's
+    ``plugin/name``. A metric that raises or returns what JSON cannot hold costs a warning."""
+    import json
+
+    out: dict[str, Any] = {}
+    for spec in metric_specs(warnings):
+        key = spec.name if spec.plugin == CORE_METRICS else spec.qualified
+        try:
+            value = spec.compute(table)
+            json.dumps(value, allow_nan=False)
+        except Exception as exc:
+            warnings.append(f"metric '{spec.qualified}' failed: {type(exc).__name__}: {exc}")
+            continue
+        out[key] = value
+    return out
+
+
+def _per_method(value: Any, methods: Sequence[str]) -> bool:
+    return isinstance(value, dict) and bool(value) and set(value) <= set(methods)
+
+
+def report_object(built: Built, bootstrap: int = 0, seed: int = 0) -> dict[str, Any]:
+    """The object ``mlgym report --json`` prints (documented keys first, extras after).
+
+    Every number per method comes from a registered metric (:func:`compute_metrics`): core's
+    under their names, a plugin's per-method metric under ``plugin/name`` too; ``plugin_metrics``
+    holds each plugin metric's whole value.
+    """
     table = built.table
     tau_max = table.tau_max
-    aup_ba = table.aup("best_attempt")
-    aup_bs = table.aup("best_submission")
-    borda_ba = fm.borda(table.best_attempt, table.higher)
-    borda_bs = fm.borda(table.best_submission, table.higher)
-    rank_ba = fm.mean_rank(table.best_attempt, table.higher)
-    rank_bs = fm.mean_rank(table.best_submission, table.higher)
+    values = compute_metrics(table, built.warnings)
     ci: tuple[np.ndarray, np.ndarray] | None = None
     if bootstrap > 0 and table.tasks:
         fixed = np.full(table.best_attempt.shape, math.nan)
@@ -278,7 +340,7 @@ def report_object(built: Built, bootstrap: int = 0, seed: int = 0,
             fixed[table.base] = table.best_attempt[table.base]
         ci = fm.bootstrap_aup(table.per_run, fixed, table.higher, table.base, tau_max, bootstrap, seed)
     methods: dict[str, Any] = {}
-    scores_ba, scores_bs = table.scores("best_attempt"), table.scores("best_submission")
+    per_method = {key: v for key, v in values.items() if key not in TABLE_METRICS and _per_method(v, table.methods)}
     for i, m in enumerate(table.methods):
         runs = built.runs.get(m, [])
         statuses = Counter(status_key(r.exit_status) for r in runs)
@@ -286,22 +348,18 @@ def report_object(built: Built, bootstrap: int = 0, seed: int = 0,
         for r in runs:
             if r.exit_status and status_key(r.exit_status) != r.exit_status:
                 texts[status_key(r.exit_status)].add(r.exit_status)
+            elif r.exit_status and r.exit_detail:
+                texts[r.exit_status].add(r.exit_detail)
         known = [r for r in runs if r.exit_status is not None]
         failed = [r for r in known if r.exit_status not in ACCEPTABLE_ENDS]
         steps_by_task: dict[str, list[int]] = defaultdict(list)
         for r in runs:
             if r.steps_count is not None:
                 steps_by_task[r.task].append(r.steps_count)
-        entry: dict[str, Any] = {
-            "aup_best_attempt": aup_ba[m],
-            "aup_best_submission": aup_bs[m],
-            "borda_best_attempt": int(borda_ba[i]),
-            "mean_rank_best_attempt": float(rank_ba[i]),
-            "cost_per_run": table.cost_per_run[i],
-            "scores": {t: {"best_attempt": scores_ba[m][t], "best_submission": scores_bs[m][t]}
-                       for t in table.task_ids},
-            "borda_best_submission": int(borda_bs[i]),
-            "mean_rank_best_submission": float(rank_bs[i]),
+        entry: dict[str, Any] = {key: v.get(m) for key, v in per_method.items()}
+        entry["scores"] = {t: {which: (values.get(which) or {}).get(m, {}).get(t) for which in TABLE_METRICS}
+                           for t in table.task_ids}
+        entry.update({
             "runs": len(runs),
             "exit_status_counts": dict(sorted(statuses.items())),
             "exit_status_texts": {key: sorted(v) for key, v in sorted(texts.items())},
@@ -309,7 +367,7 @@ def report_object(built: Built, bootstrap: int = 0, seed: int = 0,
             "failure_modes": dict(sorted(Counter(exit_category(status_key(r.exit_status)) for r in runs).items())),
             "action_counts": dict(sorted(Counter(action_kind(a) for r in runs for a in r.actions).items())),
             "mean_steps": {t: sum(v) / len(v) for t, v in sorted(steps_by_task.items())},
-        }
+        })
         if ci is not None:
             entry["aup_best_attempt_ci"] = [float(x) for x in ci[0][i]]
             entry["aup_best_submission_ci"] = [float(x) for x in ci[1][i]]
@@ -325,8 +383,9 @@ def report_object(built: Built, bootstrap: int = 0, seed: int = 0,
     }
     if ci is not None:
         out["bootstrap"] = {"replicates": bootstrap, "seed": seed, "level": 0.95}
-    if extra_metrics:
-        out["plugin_metrics"] = extra_metrics
+    plugin_metrics = {key: v for key, v in values.items() if "/" in key}
+    if plugin_metrics:
+        out["plugin_metrics"] = plugin_metrics
     out["scale"] = built.scale
     if built.others or built.excluded:
         out["excluded"] = list(built.excluded)

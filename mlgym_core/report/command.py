@@ -3,34 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
-
 import click
-
-
-def _plugin_metrics(table: Any, warnings: list[str]) -> dict[str, Any]:
-    """Results of metrics registered by plugins other than core (errors become warnings)."""
-    import json
-
-    try:
-        from ..registry import collect
-
-        specs = collect("metrics")
-    except Exception as exc:
-        warnings.append(f"could not collect metrics from plugins: {type(exc).__name__}: {exc}")
-        return {}
-    out: dict[str, Any] = {}
-    for spec in specs:
-        if spec.plugin == "core.metrics":
-            continue
-        try:
-            value = spec.compute(table)
-            json.dumps(value)
-        except Exception as exc:
-            warnings.append(f"metric '{spec.qualified}' failed: {type(exc).__name__}: {exc}")
-            continue
-        out[spec.qualified] = value
-    return out
 
 
 @click.command("report")
@@ -79,8 +52,7 @@ def report(run_dirs: tuple[Path, ...], as_json: bool, html_file: Path | None, pl
         for w in warnings:
             click.echo(f"mlgym report: warning: {w}", err=True)
         raise click.ClickException("no run is of a task with a known priority metric")
-    obj = report_object(built, bootstrap=bootstrap, seed=seed,
-                        extra_metrics=_plugin_metrics(built.table, warnings))
+    obj = report_object(built, bootstrap=bootstrap, seed=seed)
     images: dict[str, bytes] = {}
     finish_plots = None
     if plots_dir is not None or html_file is not None:

@@ -180,19 +180,18 @@ def _num_attr(value: Any) -> str:
 
 
 def _run_payload(run: Run, metric: str, higher: bool) -> tuple[dict[str, Any], str]:
-    from .metrics import run_values
+    from ..records import best_of, metric_values
 
     values: list[float | None] = []
     for entry in run.agent_scores:
         v = entry.get(metric) if isinstance(entry, dict) else None
         ok = isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
         values.append(float(v) if ok else None)
-    vals = run_values(run.agent_scores, metric)
     cost = run.cost
     meta = {"method": run.method, "task": run.task, "name": run.name, "path": str(run.path),
             "exit_status": run.exit_status if run.exit_status is not None else "unknown (no trajectory)",
             "steps": run.steps_count if run.steps_count is not None else "-", "metric": metric, "scores": values,
-            "best": (max(vals) if higher else min(vals)) if vals else None,
+            "best": best_of(metric_values(run.agent_scores, metric), higher),
             "cost": fmt_cost(cost)}
     blob = run.steps_blob or (pack_steps(run.steps, run.messages) if run.steps else "")
     return meta, blob

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ..pricing import cost_of
+from ..records import RunRecord
 
 MAX_FIELD_CHARS = 2000
 """Longest thought/action/observation kept for the HTML viewer (the rest is cut, with a note)."""
@@ -50,6 +51,8 @@ class Run:
     agent_scores: list[dict[str, Any]]
     baseline: dict[str, Any]
     exit_status: str | None = None
+    exit_detail: str | None = None
+    """The error text that goes with ``exit_status`` (run.json's ``error`` or ``exit_reason``), if any."""
     tokens_sent: int | None = None
     tokens_received: int | None = None
     api_calls: int | None = None
@@ -60,6 +63,8 @@ class Run:
     scale: str = DEFAULT_SCALE
     infra_failure: str | None = None
     """Why the run failed outside the agent's control (runtime, crash, data), or None."""
+    ended: str | None = None
+    """When the episode ended (our runs); None while it runs or when not recorded."""
     actions: list[str] = field(default_factory=list, repr=False)
     """The action of every step (for the action-distribution figure)."""
     steps: list[Step] | None = field(default=None, repr=False)
@@ -180,31 +185,17 @@ def _read_traj(run: Run, path: Path, keep_steps: bool, warnings: list[str]) -> N
             run.messages = [[str(h.get("role", "")), _clip(h.get("content"))] for h in history if isinstance(h, dict)]
 
 
-def infra_failure(meta: dict[str, Any]) -> str | None:
-    """Why one of our runs failed outside the agent's control, or None (the episode ran; whatever the
-    agent did, even an unusable model endpoint, counts as the agent's run, as in MLGym's analysis)."""
-    from ..progress import outcome
-
-    status = meta.get("exit_status") if isinstance(meta.get("exit_status"), str) else ""
-    if status == "interrupted":
-        return None
-    if status == "exit_api" or "(exit_api)" in status:
-        return None
-    try:
-        return outcome(meta)
-    except Exception:  # a malformed run.json: judge by its fields alone
-        return f"the run crashed: {meta['error']}" if meta.get("error") else None
-
-
 def read_run(path: Path, warnings: list[str], keep_steps: bool = False) -> Run | None:
     """Read one run directory; None (with a warning) when it cannot be used."""
     run_json = path / "run.json"
-    meta: dict[str, Any] | None = None
+    meta: RunRecord | None = None
     if run_json.is_file():
-        meta = _read_json(run_json, warnings)
-        if meta is not None and not isinstance(meta, dict):
-            warnings.append(f"{run_json}: expected a JSON object; ignored")
-            meta = None
+        data = _read_json(run_json, warnings)
+        if data is not None:
+            try:
+                meta = RunRecord.parse(data, run_json)
+            except ValueError as exc:
+                warnings.append(f"{exc}; ignored")
     results: Any = None
     if (path / "results.json").is_file():
         results = _read_json(path / "results.json", warnings)
@@ -214,31 +205,22 @@ def read_run(path: Path, warnings: list[str], keep_steps: bool = False) -> Run |
     match = _RUN_INDEX.search(path.name)
     run_index = int(match.group(1)) if match else None
     if meta is not None:
-        task_meta = meta.get("task") if isinstance(meta.get("task"), dict) else {}
-        task = task_meta.get("id")
-        method = meta.get("method") or meta.get("agent")
-        if not isinstance(task, str) or not isinstance(method, str):
+        method = meta.method or meta.agent
+        if meta.task is None or not method:
             warnings.append(f"{run_json}: no task id or method; skipped")
             return None
-        scores = results.get("agent") if results else meta.get("scores")
-        baseline = results.get("baseline") if results else meta.get("baseline")
-        recorded = None
-        if isinstance(task_meta.get("metric"), str):
-            recorded = (task_meta["metric"], bool(task_meta.get("higher_is_better", True)))
-        cost = meta.get("cost") if isinstance(meta.get("cost"), dict) else {}
-        total = cost.get("total_cost")
-        scale = meta.get("scale") if isinstance(meta.get("scale"), str) and meta.get("scale") else DEFAULT_SCALE
-        run = Run(path, method, task, meta.get("model") if isinstance(meta.get("model"), str) else None,
-                  run_index if run_index is not None else _int_or_none(meta.get("seed")),
+        scores = results.get("agent") if results else meta.scores
+        baseline = results.get("baseline") if results else meta.baseline
+        recorded = (meta.task.metric, meta.task.higher_is_better) if meta.task.metric else None
+        run = Run(path, method, meta.task.id, meta.model,
+                  run_index if run_index is not None else meta.seed,
                   scores if isinstance(scores, list) else [], baseline if isinstance(baseline, dict) else {},
-                  exit_status=meta.get("exit_status") if isinstance(meta.get("exit_status"), str) else None,
-                  tokens_sent=_int_or_none(cost.get("tokens_sent")),
-                  tokens_received=_int_or_none(cost.get("tokens_received")),
-                  api_calls=_int_or_none(cost.get("api_calls")),
-                  recorded_cost=float(total) if isinstance(total, (int, float)) else None,
-                  steps_count=_int_or_none(meta.get("steps")), recorded_metric=recorded, layout="mlgym-run/1",
-                  scale=scale, infra_failure=infra_failure(meta),
-                  model_calls=meta.get("model_calls") if isinstance(meta.get("model_calls"), list) else [])
+                  exit_status=meta.exit_status or None, exit_detail=meta.error or meta.exit_reason,
+                  tokens_sent=meta.cost.tokens_sent, tokens_received=meta.cost.tokens_received,
+                  api_calls=meta.cost.api_calls, recorded_cost=meta.cost.total_cost,
+                  steps_count=meta.steps, recorded_metric=recorded, layout=meta.record_schema,
+                  scale=meta.scale or DEFAULT_SCALE, infra_failure=meta.infra_failure(),
+                  model_calls=[c.model_dump() for c in meta.model_calls], ended=meta.timings.ended)
     else:
         if results is None:
             return None

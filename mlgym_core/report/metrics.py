@@ -12,49 +12,23 @@ from typing import Any
 
 import numpy as np
 
+from ..records import best_of, metric_values
+
 EPS = 0.05
 """Infeasible methods sit at (1 + EPS) times the worst feasible ratio of their task."""
 GRID_POINTS = 500
 
 
-def _finite(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
-    value = float(value)
-    return None if math.isnan(value) else value
-
-
-def run_values(entries: Iterable[Any], metric: str) -> list[float]:
-    """The priority-metric values of one run's ``agent`` list, in order (entries without it skipped)."""
-    out = []
-    for entry in entries:
-        if isinstance(entry, dict):
-            v = _finite(entry.get(metric))
-            if v is not None:
-                out.append(v)
-    return out
-
-
 def best_attempt_of_run(entries: Iterable[Any], metric: str, higher: bool) -> float:
     """Best of all validations and the final evaluation of one run; NaN if none has the metric."""
-    vals = run_values(entries, metric)
-    if not vals:
-        return math.nan
-    return max(vals) if higher else min(vals)
+    best = best_of(metric_values(entries, metric), higher)
+    return math.nan if best is None else best
 
 
 def best_submission_of_run(entries: Iterable[Any], metric: str) -> float:
     """The last evaluation of one run that has the metric (the submission); NaN if none."""
-    vals = run_values(entries, metric)
+    vals = metric_values(entries, metric)
     return vals[-1] if vals else math.nan
-
-
-def opt(values: Iterable[float], higher: bool) -> float:
-    """Best of ``values`` ignoring NaN; NaN when none is left (Best Attempt@k, Best Submission@k)."""
-    vals = [v for v in values if not math.isnan(v)]
-    if not vals:
-        return math.nan
-    return max(vals) if higher else min(vals)
 
 
 def _div(a: float, b: float) -> float:

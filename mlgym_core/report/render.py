@@ -105,6 +105,7 @@ def print_scale(console: Console, obj: dict[str, Any]) -> None:
             t.add_row(f"{task} ({info['metric']} {arrow})",
                       *[fmt(obj["methods"][m]["scores"][task][which]) for m in methods])
         console.print(t)
+    _print_plugin_metrics(console, obj, methods)
     statuses = sorted({s for m in methods for s in obj["methods"][m].get("exit_status_counts", {})})
     if statuses:
         t = _table("Exit statuses (runs)")
@@ -123,3 +124,21 @@ def print_scale(console: Console, obj: dict[str, Any]) -> None:
         for key, full in sorted(texts.items()):
             for text in sorted(full):
                 console.print(f"  {key}: {text}", markup=False, highlight=False)
+
+
+def _print_plugin_metrics(console: Console, obj: dict[str, Any], methods: list[str]) -> None:
+    """Metrics other plugins registered: per-method ones as a column each, any other value on a line."""
+    extra = obj.get("plugin_metrics") or {}
+    columns = [key for key in extra if all(key in obj["methods"][m] for m in methods)]
+    if columns:
+        t = _table("Metrics from plugins")
+        _col(t, "Method", left=True)
+        for key in columns:
+            _col(t, key)
+        for m in methods:
+            t.add_row(m, *[fmt(obj["methods"][m][key]) for key in columns])
+        console.print(t)
+    for key, value in extra.items():
+        if key not in columns:
+            console.print(f"{key}: {value if not isinstance(value, float) else fmt(value)}", markup=False,
+                          highlight=False)
