@@ -1,7 +1,9 @@
 """mlgym core: the plugin contract, the gymnasium environment, sandboxes and run records.
 
-``import mlgym_core`` registers a gymnasium environment ``mlgym/<taskId>`` for every task
-of the installed plugins (plugin errors become one line on stderr, never an exception here).
+This module is the public surface: plugins import from ``mlgym_core`` (and ``mlgym_core.testing``)
+only. ``import mlgym_core`` loads no plugin and registers nothing; the plugin manager is built on
+first use (``get_task``, ``tasks()``, the CLI). ``import mlgym_core.gym_envs`` registers the
+gymnasium environments ``mlgym/<taskId>``.
 """
 
 from __future__ import annotations
@@ -23,7 +25,9 @@ from .errors import (
 )
 from .hookspecs import hookimpl, hookspec
 from .progress import notify
-from .sandbox import WORKSPACE, GradeConfig, GradeResult, SandboxConfig
+from .protocols import Agent, Completion, ContextWindowError, CostLimitError, ModelBackend, ModelError
+from .sandbox import WORKSPACE, GradeConfig, GradeResult, Runtime, Sandbox, SandboxConfig
+from .shell import ShellDied, ShellResult
 from .specs import (
     AgentSpec,
     DatasetSpec,
@@ -37,22 +41,40 @@ from .specs import (
     load_datasets,
     load_tasks,
 )
-from .task import Task, data_home, make_task
+from .task import Task, data_home, make_task, worker_lib
 from . import datacache  # after .task, which it imports
 from .datacache import DataSource, DataUnavailableError
 
+# What a runtime plugin builds on (docs/writing-a-runtime.md): the shell and its transport seam,
+# sandbox paths, the envelope numbers, the sandbox users and the grader output caps.
+from .cgroups import proc_start
+from .etc_files import passwd_files
+from .grading import OUTPUT_CAP, STDERR_CAP, keep_tail
+from .leftovers import reap_local
+from .limits import disk_cap_bytes, memory_limit_bytes
+from .privileges import give_to, sandbox_uids
+from .sandbox import AGENT_HOME, SERVICES_DIR, TOOLS_DIR, inside_workspace
+from .shell import PersistentShell, ShellTransport, Started, bootstrap_script
+from .pricing import cost_of, price_for
+
 __all__ = [
-    "AgentSpec", "AmbiguousNameError", "CheckError", "ConfigError", "DataSource", "DataUnavailableError",
-    "DatasetSpec", "DescriptorError",
-    "EvaluationFormatError", "GradeConfig", "GradeResult", "MetricSpec", "MlgymError", "ModelBackendSpec",
-    "PluginLoadError", "PluginSpecError", "Resources", "RuntimeSpec", "SandboxConfig", "SandboxError",
-    "SubmissionNotFoundError", "Task", "TaskSpec", "ToolArgument", "ToolSpec", "UnknownNameError", "WORKSPACE",
-    "__version__", "data_home", "datacache", "get_agent", "get_dataset", "get_metric", "get_model_backend",
+    "Agent", "AgentSpec", "AmbiguousNameError", "CheckError", "Completion", "ConfigError", "ContextWindowError",
+    "CostLimitError", "DataSource", "DataUnavailableError", "DatasetSpec", "DescriptorError",
+    "EvaluationFormatError", "GradeConfig", "GradeResult", "MLGymEnv", "MetricSpec", "MlgymError", "ModelBackend",
+    "ModelBackendSpec", "ModelError", "PluginLoadError", "PluginSpecError", "Resources", "Runtime", "RuntimeSpec",
+    "Sandbox", "SandboxConfig", "SandboxError", "ShellDied", "ShellResult", "SubmissionNotFoundError", "Task",
+    "TaskSpec", "ToolArgument", "ToolSpec", "UnknownNameError", "WORKSPACE", "AGENT_HOME", "OUTPUT_CAP", "PersistentShell", "SERVICES_DIR", "STDERR_CAP",
+    "ShellTransport", "Started", "TOOLS_DIR", "bootstrap_script", "disk_cap_bytes", "give_to", "inside_workspace",
+    "keep_tail", "memory_limit_bytes", "passwd_files", "proc_start", "reap_local", "sandbox_uids", "__version__", "agents", "cost_of",
+    "data_home", "datacache", "datasets", "get_agent", "get_dataset", "get_metric", "get_model_backend",
     "get_runtime", "get_task", "get_tool", "hookimpl", "hookspec", "load_datasets", "load_tasks", "make_task",
-    "notify", "register_envs", "tasks",
+    "metrics", "model_backends", "notify", "price_for", "register_envs", "runtimes", "tasks", "tools",
+    "worker_lib",
 ]
 
 from .registry import (  # noqa: E402
+    agents,
+    datasets,
     get_agent,
     get_dataset,
     get_metric,
@@ -60,28 +82,31 @@ from .registry import (  # noqa: E402
     get_runtime,
     get_task,
     get_tool,
+    metrics,
+    model_backends,
+    runtimes,
     tasks,
+    tools,
 )
+
+_LAZY = {"MLGymEnv": "mlgym_core.env"}  # gymnasium and the environment load on first use
+
+
+def __getattr__(name: str) -> object:
+    if name in _LAZY:
+        import importlib
+
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'mlgym_core' has no attribute '{name}'")
 
 
 def register_envs() -> list[str]:
-    """Register ``mlgym/<taskId>`` gymnasium environments for the installed tasks."""
-    from .env import register_envs as _register
+    """Register ``mlgym/<taskId>`` gymnasium environments for the installed tasks; returns their ids.
 
-    return _register()
+    Same as ``import mlgym_core.gym_envs`` (gymnasium's idiom), callable again after plugins change.
+    """
+    from . import gym_envs
 
-
-def _autoregister() -> None:
-    import os
-
-    if os.environ.get("MLGYM_NO_GYM_REGISTER"):
-        return
-    try:
-        register_envs()
-    except Exception as exc:  # a broken plugin must not break ``import mlgym_core``
-        import sys
-
-        print(f"mlgym: gymnasium environments not registered: {exc}", file=sys.stderr)
-
-
-_autoregister()
+    return gym_envs.register_envs()

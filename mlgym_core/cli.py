@@ -446,9 +446,11 @@ def _add_plugin_commands() -> None:
         _commands_added.add(key)
         try:
             impl.function(cli=cli)
-        except Exception as exc:  # a broken plugin command must not take the CLI down
-            click.echo(f"mlgym: plugin '{key[1]}' failed in register_commands(): {type(exc).__name__}: {exc}",
-                       err=True)
+        except Exception as exc:  # a broken plugin command must not take the CLI down; list-plugins shows it
+            from .errors import PluginSpecError
+
+            m.fail(key[1], PluginSpecError(f"plugin '{key[1]}' failed in register_commands(): "
+                                           f"{type(exc).__name__}: {exc}"))
 
 
 def main(argv: list[str] | None = None) -> None:

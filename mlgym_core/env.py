@@ -545,26 +545,3 @@ def _select_tools(tools: Sequence[str] | None) -> list[ToolSpec]:
         for name in sorted(unknown):
             get_tool(name)  # raises UnknownNameError with a suggestion
     return chosen
-
-
-def register_envs() -> list[str]:
-    """Register ``mlgym/<taskId>`` with gymnasium for every installed task; returns the ids."""
-    from .registry import collect
-
-    ids = []
-    try:
-        specs = collect("tasks")
-    except MlgymError as exc:
-        import sys
-
-        print(f"mlgym: gymnasium environments not registered: {exc}", file=sys.stderr)
-        return ids
-    for spec in specs:
-        for env_id in {f"mlgym/{spec.id}", f"mlgym/{spec.plugin}.{spec.id}"}:
-            if env_id in gym.registry:
-                continue
-            # nondeterministic: evaluations are noisy (the same code scores differently) and info carries timings
-            gym.register(id=env_id, entry_point="mlgym_core.env:MLGymEnv", kwargs={"task": spec.qualified},
-                         disable_env_checker=True, nondeterministic=True)
-            ids.append(env_id)
-    return ids

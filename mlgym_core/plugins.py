@@ -11,16 +11,16 @@ from dataclasses import dataclass, field
 import pluggy
 
 from . import hookspecs
-from .errors import PluginLoadError
+from .errors import PluginLoadError, PluginSpecError
 
 GROUP = "mlgym"
 DEFAULT_PLUGINS: tuple[str, ...] = (
-    "mlgym_core.default_runtimes",
-    "mlgym_core.default_models",
+    "mlgym_core.builtin_plugins.runtimes",
+    "mlgym_core.builtin_plugins.models",
     "mlgym_core.default_agents",
-    "mlgym_core.default_tools",
+    "mlgym_core.builtin_plugins.tools",
     "mlgym_core.default_metrics",
-    "mlgym_core.default_bench",
+    "mlgym_core.builtin_plugins.bench",
 )
 
 
@@ -39,13 +39,7 @@ class PluginRecord:
 
 def _env_list(name: str) -> list[str] | None:
     raw = os.environ.get(name)
-    if raw is None:
-        return None
-    return [x.strip() for x in raw.split(",") if x.strip()]
-
-
-def _strict() -> bool:
-    return os.environ.get("MLGYM_STRICT_PLUGINS", "") not in ("", "0")
+    return None if raw is None else [x.strip() for x in raw.split(",") if x.strip()]
 
 
 class Manager:
@@ -55,18 +49,18 @@ class Manager:
         self.pm = pluggy.PluginManager(hookspecs.PROJECT)
         self.pm.add_hookspecs(hookspecs)
         self.records: dict[str, PluginRecord] = {}
+        self.vetted: set[str] = set()  # plugins whose registration hooks were all called once (registry)
 
     def register(self, plugin: object, name: str, *, distribution: str = "", version: str = "",
                  builtin: bool = False) -> None:
         rec = PluginRecord(name, distribution or ("mlgym-core" if builtin else "?"), version, builtin=builtin)
         self.records[name] = rec
+        self.vetted.discard(name)
         try:
             self.pm.register(plugin, name=name)
             self.pm.check_pending()
         except Exception as exc:
-            if self.pm.is_registered(plugin):
-                self.pm.unregister(plugin)
-            self._fail(rec, exc)
+            self.fail(name, exc)
             return
         rec.hooks = sorted(h.name for h in self.pm.get_hookcallers(plugin) or ())
 
@@ -76,10 +70,18 @@ class Manager:
             self.pm.unregister(plugin)
         self.records.pop(name, None)
 
-    def _fail(self, rec: PluginRecord, exc: BaseException) -> None:
+    def fail(self, name: str, exc: BaseException) -> None:
+        """Plugin ``name`` failed (to load, or in a hook): one error line, no items from now on; strict raises."""
+        rec = self.records.setdefault(name, PluginRecord(name, "?", "?"))
+        plugin = self.pm.get_plugin(name)
+        if plugin is not None:
+            self.pm.unregister(plugin)  # pluggy allows re-registering the name later (tests do)
+        spec_error = isinstance(exc, PluginSpecError)  # it names the plugin and the hook already
         rec.status = "error"
-        rec.error = f"{type(exc).__name__}: {exc}".splitlines()[0]
-        if _strict():
+        rec.error = (str(exc) if spec_error else f"{type(exc).__name__}: {exc}").splitlines()[0]
+        if os.environ.get("MLGYM_STRICT_PLUGINS", "") not in ("", "0"):
+            if spec_error:
+                raise exc
             raise PluginLoadError(f"plugin '{rec.name}' ({rec.distribution} {rec.version}): {rec.error}") from exc
         print(f"mlgym: skipped plugin '{rec.name}' ({rec.distribution} {rec.version}): {rec.error}\n"
               "       (set MLGYM_STRICT_PLUGINS=1 for the traceback)", file=sys.stderr)
@@ -99,16 +101,17 @@ class Manager:
                 if ep.name in block:
                     self.pm.set_blocked(ep.name)
                 continue
-            if ep.name in self.records:
+            if ep.name in self.records:  # already registered (tests) or failed
                 continue
-            dist = ep.dist.name if ep.dist else "?"
-            version = ep.dist.version if ep.dist else "?"
+            dist, version = (ep.dist.name, ep.dist.version) if ep.dist else ("?", "?")
             try:
                 plugin = ep.load()
+                if getattr(getattr(plugin, "__spec__", None), "_initializing", False):
+                    raise PluginLoadError(f"module '{plugin.__name__}' is still being imported (its import "
+                                          "asked for the plugin manager); registering it would miss its hooks")
             except Exception as exc:
-                rec = PluginRecord(ep.name, dist, version)
-                self.records[ep.name] = rec
-                self._fail(rec, exc)
+                self.records[ep.name] = PluginRecord(ep.name, dist, version)
+                self.fail(ep.name, exc)
                 continue
             self.register(plugin, ep.name, distribution=dist, version=version)
         if os.environ.get("MLGYM_TRACE_PLUGINS", "") not in ("", "0"):
@@ -123,8 +126,7 @@ def plugin_manager() -> Manager:
     """The process-wide manager, built and loaded on first use."""
     global _manager
     if _manager is None:
-        m = Manager()
-        _manager = m
+        _manager = m = Manager()
         try:
             m.load_defaults()
             m.load_entry_points()

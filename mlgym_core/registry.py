@@ -32,31 +32,60 @@ KNOWN_PROVIDERS: dict[str, tuple[str, str]] = {
 
 
 def collect(kind: str) -> list[Any]:
-    """Call the hook of ``kind`` on every plugin; validate and stamp each item."""
-    hook_name, cls = SPEC_KINDS[kind]
+    """Call the hook of ``kind`` on every plugin; validate and stamp each item.
+
+    A plugin whose hook raises (a bad ``task.yaml`` included) or returns something invalid is
+    marked failed (``mlgym list-plugins`` shows its one-line error) and gives no items of any kind:
+    the first time a plugin is asked, all its registration hooks are called. The other plugins'
+    items are returned. Under ``MLGYM_STRICT_PLUGINS=1`` the error is raised instead.
+    """
+    hook_name = SPEC_KINDS[kind][0]
     m = plugin_manager()
     out: list[Any] = []
-    hook = getattr(m.pm.hook, hook_name)
-    for impl in reversed(hook.get_hookimpls()):
+    for impl in reversed(getattr(m.pm.hook, hook_name).get_hookimpls()):
         name = m.pm.get_name(impl.plugin) or "?"
-        rec = m.records.get(name)
         try:
-            items = list(impl.function() or ())
-        except Exception as exc:
-            raise PluginSpecError(f"plugin '{name}' failed in {hook_name}(): {type(exc).__name__}: {exc}") from exc
-        if os.environ.get("MLGYM_TRACE_PLUGINS", "") not in ("", "0"):
-            print(f"mlgym: {name}.{hook_name}() -> {[getattr(i, 'key', i) for i in items]}", file=sys.stderr)
-        seen: set[str] = set()
-        for i, item in enumerate(items, 1):
-            if not isinstance(item, cls):
-                raise PluginSpecError(
-                    f"plugin '{name}' returned {type(item).__name__} from {hook_name}() "
-                    f"(item {i}: {item!r:.40}); expected {cls.__name__}")
-            if item.key in seen:
-                raise PluginSpecError(f"plugin '{name}' returned '{item.key}' twice from {hook_name}()")
-            seen.add(item.key)
-            out.append(item.model_copy(update={"plugin": name, "plugin_version": rec.version if rec else ""}))
+            if name not in m.vetted:
+                m.vetted.add(name)
+                for other in SPEC_KINDS:
+                    if other != kind:
+                        _plugin_items(name, other)
+            out.extend(_plugin_items(name, kind))
+        except PluginSpecError as exc:
+            m.fail(name, exc)
     return out
+
+
+def _plugin_items(name: str, kind: str) -> list[Any]:
+    """What plugin ``name`` registers of ``kind``, checked and stamped; PluginSpecError if it fails."""
+    hook_name, cls = SPEC_KINDS[kind]
+    m = plugin_manager()
+    plugin = m.pm.get_plugin(name)
+    rec = m.records.get(name)
+    out: list[Any] = []
+    for impl in getattr(m.pm.hook, hook_name).get_hookimpls():
+        if impl.plugin is plugin:
+            out += _items_of(name, hook_name, cls, impl.function, rec.version if rec else "")
+    return out
+
+
+def _items_of(name: str, hook_name: str, cls: type, function: Any, version: str) -> list[Any]:
+    try:
+        items = list(function() or ())
+    except Exception as exc:
+        raise PluginSpecError(f"plugin '{name}' failed in {hook_name}(): {type(exc).__name__}: {exc}") from exc
+    if os.environ.get("MLGYM_TRACE_PLUGINS", "") not in ("", "0"):
+        print(f"mlgym: {name}.{hook_name}() -> {[getattr(i, 'key', i) for i in items]}", file=sys.stderr)
+    seen: set[str] = set()
+    for i, item in enumerate(items, 1):
+        if not isinstance(item, cls):
+            raise PluginSpecError(
+                f"plugin '{name}' returned {type(item).__name__} from {hook_name}() "
+                f"(item {i}: {item!r:.40}); expected {cls.__name__}")
+        if item.key in seen:
+            raise PluginSpecError(f"plugin '{name}' returned '{item.key}' twice from {hook_name}()")
+        seen.add(item.key)
+    return [item.model_copy(update={"plugin": name, "plugin_version": version}) for item in items]
 
 
 def items(kind: str) -> Mapping[str, Any]:
@@ -106,7 +135,32 @@ def _install_hint(name: str, kind: str) -> str:
 
 
 def tasks() -> Mapping[str, Any]:
+    """Every task, keyed by qualified name (``plugin/id``)."""
     return items("tasks")
+
+
+def datasets() -> Mapping[str, Any]:
+    return items("datasets")
+
+
+def tools() -> Mapping[str, Any]:
+    return items("tools")
+
+
+def agents() -> Mapping[str, Any]:
+    return items("agents")
+
+
+def metrics() -> Mapping[str, Any]:
+    return items("metrics")
+
+
+def runtimes() -> Mapping[str, Any]:
+    return items("runtimes")
+
+
+def model_backends() -> Mapping[str, Any]:
+    return items("models")
 
 
 def get_task(name: str) -> Any:

@@ -15,7 +15,7 @@ def test_check_env_passes_on_battle_of_sexes(tmp_path):
     import gymnasium as gym
     from gymnasium.utils.env_checker import check_env
 
-    import mlgym_core  # noqa: F401  (registers mlgym/<taskId>)
+    import mlgym_core.gym_envs  # noqa: F401  (registers mlgym/<taskId>)
 
     env = gym.make("mlgym/battleOfSexes", max_steps=5, work_dir=str(tmp_path))
     try:

@@ -25,7 +25,7 @@ def main() -> None:
     from rich.progress import track
     from rich.table import Table
 
-    from mlgym_core.env import MLGymEnv
+    from mlgym_core import MLGymEnv
     from mlgym_tasks_games.exact import STARTERS, score_moments
 
     exact = {task: score_moments(*a) for task, a in STARTERS.items()}  # (mean, sd of one game)

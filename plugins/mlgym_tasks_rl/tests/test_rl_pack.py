@@ -14,7 +14,7 @@ from mlgym_core.task import make_task
 
 from mlgym_tasks_rl import plugin
 
-MLGYM = [sys.executable, "-c", "import mlgym_launch; mlgym_launch.main()"]
+MLGYM = [sys.executable, "-m", "mlgym_core"]
 IDS = ["rlBreakoutMinAtar", "rlMetaMazeMisc", "rlMountainCarContinuous", "rlMountainCarContinuousReinforce"]
 ENVS = {"rlBreakoutMinAtar": "Breakout-MinAtar", "rlMetaMazeMisc": "MetaMaze-misc",
         "rlMountainCarContinuous": "MountainCarContinuous-v0",

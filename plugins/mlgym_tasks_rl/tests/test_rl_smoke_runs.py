@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-MLGYM = [sys.executable, "-c", "import mlgym_launch; mlgym_launch.main()"]
+MLGYM = [sys.executable, "-m", "mlgym_core"]
 # Scores of uniform random actions under the evaluation protocol (5 x 5 x 256 episodes), measured
 # with rlgrader.rollout_returns; the MountainCar figure is also checked in test_rl_grader.py.
 RANDOM = {"rlMountainCarContinuous": -6.67, "rlBreakoutMinAtar": 0.41}

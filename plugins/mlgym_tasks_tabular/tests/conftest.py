@@ -36,7 +36,7 @@ def tabular_env(tmp_path_factory):
     home.chmod(0o755)
     data = real_data() or tmp_path_factory.mktemp("no-data")
     values = {"MLGYM_DATA_DIR": str(data), "MLGYM_HOME": str(home),
-              "MLGYM_LOAD_PLUGINS": "tasks_tabular", "MLGYM_NO_GYM_REGISTER": "1"}
+              "MLGYM_LOAD_PLUGINS": "tasks_tabular"}
     for k, v in values.items():
         mp.setenv(k, v)
     with fresh_manager():

@@ -12,8 +12,7 @@ from typing import Any
 
 import yaml
 
-from mlgym_core import ToolSpec
-from mlgym_core.specs import ToolArgument
+from mlgym_core import ToolArgument, ToolSpec
 
 SCRIPTS = files("mlgym_tools") / "scripts"
 ACI_FILES = ("defaults.sh", "edit_linting.sh", "search.sh")

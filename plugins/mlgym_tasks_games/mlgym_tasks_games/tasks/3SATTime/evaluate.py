@@ -17,7 +17,7 @@ import time
 try:
     import mlgym_worker  # laid next to the evaluator by mlgym (grader folder and workspace)
 except ImportError:  # run from elsewhere (the pack's own tests): core's copy
-    from mlgym_core.task import worker_lib
+    from mlgym_core import worker_lib
 
     mlgym_worker = worker_lib()
 

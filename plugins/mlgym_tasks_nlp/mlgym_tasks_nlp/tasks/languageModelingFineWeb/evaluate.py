@@ -28,7 +28,7 @@ import torch.distributed as dist
 try:
     import mlgym_worker  # laid next to this file by mlgym (grader folder and workspace)
 except ImportError:  # run from the task package itself
-    from mlgym_core.task import worker_lib
+    from mlgym_core import worker_lib
 
     mlgym_worker = worker_lib()
 
