@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .episode import ACI_GROUP
 from .errors import CheckError, MlgymError
 from .specs import AgentSpec, DatasetSpec, MetricSpec, ModelBackendSpec, RuntimeSpec, TaskSpec, ToolSpec
 
@@ -25,10 +26,10 @@ def check_task(spec: TaskSpec) -> None:
     if spec.files is None or not spec.files.is_dir():
         _fail(who, "task folder is missing")
     folder = spec.files
-    for field in ("starter_files", "grader_files", "hidden_files"):
-        for rel in getattr(spec, field):
+    for attr in ("starter_files", "grader_files", "hidden_files"):
+        for rel in getattr(spec, attr):
             if not (folder / rel).is_file() and not (folder / rel).is_dir():
-                _fail(who, f"{field}: '{rel}' is not in the task folder")
+                _fail(who, f"{attr}: '{rel}' is not in the task folder")
     if not (folder / spec.evaluator).is_file():
         _fail(who, f"evaluator '{spec.evaluator}' is not in the task folder")
     if set(spec.hidden_files) & set(spec.starter_files):
@@ -86,7 +87,7 @@ def check_agent(spec: AgentSpec, tool_groups: set[str] | None = None) -> None:
     if spec.plugin.startswith("core."):  # core's own agents use the ACI where a plugin installed it
         return
     have = tool_groups_installed() if tool_groups is None else tool_groups
-    missing = [g for g in spec.tool_groups if g not in have]
+    missing = [g for g in spec.tool_groups if g not in have and g != ACI_GROUP]  # no ACI: a warning at run time
     if missing:
         _fail(who, f"asks for tool group(s) {', '.join(missing)}, which no installed plugin provides "
                    f"(installed: {', '.join(sorted(have)) or 'none'})")

@@ -254,7 +254,8 @@ def _heavy_imports(module: str, heavy: tuple[str, ...]) -> list[str]:
             "    if n.startswith('register_') and n != 'register_commands' and callable(f):\n"
             "        f()\n"
             f"print(json.dumps([h for h in {list(heavy)!r} if h in sys.modules]))\n")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}  # what this process sees
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env)
     if out.returncode != 0:
         return [f"(the import failed: {out.stderr.strip().splitlines()[-1] if out.stderr.strip() else out.returncode})"]
     return list(json.loads(out.stdout.strip().splitlines()[-1]))

@@ -25,7 +25,8 @@ def _task(root: Path, task_id: str, evaluator: str, **fields) -> None:
     d.mkdir(parents=True)
     (d / "answer.txt").write_text("3\n")
     (d / "evaluate.py").write_text(textwrap.dedent(evaluator))
-    desc = {"id": task_id, "name": task_id, "description": "Write a number into answer.txt.", "submission": "csv",
+    desc = {"id": task_id, "name": task_id, "description": "Write a number into answer.txt.",
+            "submission": "csv",
             "metric": "MSE", "higher_is_better": False, "baseline_scores": {"MSE": 4.0},
             "starter_files": ["answer.txt"], "artifacts": ["answer.txt"], "required_artifacts": ["answer.txt"],
             "training_timeout": 30, **fields}
@@ -51,7 +52,8 @@ def pack(tmp_path, core_only):
     _task(root, "lowercase", "import json\nprint(json.dumps({'mse': 4.0}))\n")
     _task(root, "crashes", "import json\nraise ValueError('no labels file')\n")
     _task(root, "nan", "print('{\"MSE\": NaN}')\n")
-    _task(root, "wrongWay", "import json\nprint(json.dumps({'val_loss': 4.0}))\n", metric="val_loss", higher_is_better=True, baseline_scores={"val_loss": 4.0})
+    _task(root, "wrongWay", "import json\nprint(json.dumps({'val_loss': 4.0}))\n", metric="val_loss",
+          higher_is_better=True, baseline_scores={"val_loss": 4.0})
     _task(root, "badCommand", GOOD, baseline_command="python -c 'import sys; sys.exit(\"no data here\")'")
     _task(root, "bigGpu", GOOD, resources={"gpus": 1})
     _task(root, "smokeScale", "import json\nprint(json.dumps({'MSE': 0.5}))\n", resources={"gpus": 1},

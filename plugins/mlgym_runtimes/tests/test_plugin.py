@@ -10,6 +10,7 @@ from click.testing import CliRunner
 
 from mlgym_core import SandboxError, get_runtime
 from mlgym_core.cli import cli
+from mlgym_core.testing import check_plugin
 
 
 def test_docker_runtime_is_registered() -> None:
@@ -48,3 +49,8 @@ def test_missing_image_names_the_fix(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MLGYM_IMAGE", "mlgym-no-such-image:0")
     with pytest.raises(SandboxError, match="image 'mlgym-no-such-image:0' not found; build it with `mlgym image"):
         get_runtime("docker").factory()
+
+
+def test_plugin_conformance():
+    """Loaded through its entry point as mlgym loads it, every hook it implements registers valid items."""
+    assert check_plugin("runtimes").provides == {"runtimes": 1, "commands": 2}

@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from mlgym_core.checks import check_dataset, check_task
 from mlgym_core.cli import cli
 from mlgym_core.specs import DatasetSpec, TaskSpec
-from mlgym_core.testing import list_plugins_json
+from mlgym_core.testing import check_plugin, list_plugins_json
 from mlgym_tasks_cv import plugin
 
 from .conftest import PKG, TASK_IDS
@@ -98,3 +98,8 @@ def test_shared_scripts_are_identical():
                        shallow=False)
     for other in ("imageClassificationFMnist", "imageClassificationCifar10L1"):
         assert filecmp.cmp(t / "imageClassificationCifar10/evaluate.py", t / other / "evaluate.py", shallow=False)
+
+
+def test_plugin_conformance():
+    """Loaded through its entry point as mlgym loads it, every hook it implements registers valid items."""
+    assert check_plugin("tasks_cv").provides == {"tasks": 4, "datasets": 3}

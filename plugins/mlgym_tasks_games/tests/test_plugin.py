@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from mlgym_core.checks import check_task
-from mlgym_core.testing import list_plugins_json
+from mlgym_core.testing import check_plugin, list_plugins_json
 from mlgym_tasks_games import plugin
 from mlgym_tasks_games.sat import _label, generate
 
@@ -252,3 +252,8 @@ def test_our_evaluator_scores_the_starter_at_its_exact_expectation(tmp_path, tas
     mean, sd = score_moments(*STARTERS[task])
     score = _score(task, tmp_path, (TASK_DIR / task / "strategy.py").read_text())
     assert abs(score - mean) < 4.5 * sd / 100  # one evaluation: 10,000 games
+
+
+def test_plugin_conformance():
+    """Loaded through its entry point as mlgym loads it, every hook it implements registers valid items."""
+    assert check_plugin("tasks_games", heavy=("numpy",)).provides == {"tasks": 4, "datasets": 1}

@@ -4,7 +4,7 @@ import sys
 
 import pytest
 from mlgym_core.checks import check_dataset, check_task
-from mlgym_core.testing import list_plugins_json
+from mlgym_core.testing import check_plugin, list_plugins_json
 
 from mlgym_tasks_nlp import plugin
 
@@ -74,3 +74,8 @@ def test_data_prepare_smoke_prints_the_data_dir(nlp_home, cli):
     res = cli("data", "prepare", "naturalLanguageInferenceMNLI", "--scale", "smoke")
     out = json.loads(res.stdout.strip().splitlines()[-1])
     assert out["scale"] == "smoke" and out["data_dir"].startswith(str(nlp_home))
+
+
+def test_plugin_conformance():
+    """Loaded through its entry point as mlgym loads it, every hook it implements registers valid items."""
+    assert check_plugin("tasks_nlp").provides == {"tasks": 2, "datasets": 2, "commands": 1}

@@ -11,7 +11,7 @@ import pytest
 
 from mlgym_core import DataUnavailableError, make_task
 from mlgym_core.checks import check_dataset, check_task, run_checks
-from mlgym_core.testing import list_plugins_json
+from mlgym_core.testing import check_plugin, list_plugins_json
 from mlgym_tasks_tabular import plugin, synthetic
 from mlgym_tasks_tabular.tabular import HOUSE_PRICES_HUB
 
@@ -215,3 +215,8 @@ def test_a_run_without_data_fails_before_its_run_directory(tabular_env, tmp_path
     assert ("HF_HUB_OFFLINE=1" if hub == "offline" else "does not answer at http://127.0.0.1") in line
     assert "MLGYM_DATA_DIR=/path" in line and "Retrying" not in res.stderr
     assert not (tmp_path / "runs").exists() and not (tmp_path / "home" / "tasks_tabular").exists()
+
+
+def test_plugin_conformance():
+    """Loaded through its entry point as mlgym loads it, every hook it implements registers valid items."""
+    assert check_plugin("tasks_tabular").provides == {"tasks": 3, "datasets": 2}

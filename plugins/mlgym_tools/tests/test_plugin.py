@@ -5,7 +5,7 @@ import sys
 import pytest
 
 from mlgym_core.checks import check_tool
-from mlgym_core.testing import list_plugins_json
+from mlgym_core.testing import check_plugin, list_plugins_json
 from mlgym_tools import plugin
 from mlgym_tools.tools import ToolDocError, parse_doc_blocks
 
@@ -61,3 +61,8 @@ def test_bad_doc_block_names_file_and_line():
         parse_doc_blocks("# hi\n# @yaml\n# signature: foo\nfoo() { :; }\n", "x.sh")
     with pytest.raises(ToolDocError, match=r"y\.sh:1: the @yaml block is not valid YAML"):
         parse_doc_blocks("# @yaml\n# signature: [unclosed\n", "y.sh")
+
+
+def test_plugin_conformance():
+    """Loaded through its entry point as mlgym loads it, every hook it implements registers valid items."""
+    assert check_plugin("tools").provides == {"tools": 15}
