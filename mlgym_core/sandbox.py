@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+from .errors import SandboxError
 from .shell import ShellResult
 
 AGENT_HOME = "/home/agent"
@@ -15,6 +17,18 @@ TOOLS_DIR = "/home/agent/commands"
 SERVICES_DIR = "/home/agent/.mlgym"
 GRADER_DIR = "/home/agent/grader"
 """Where the grading sandbox mounts the pristine evaluator, read-only, apart from the artifacts."""
+SANDBOX_UID = 1000
+"""The agent's uid inside the sandbox's user namespace (mlgym started by an ordinary user)."""
+
+
+def inside_workspace(workspace: Path, host: Path, shown: str) -> Path:
+    """``host`` (a path in the host folder ``workspace``) with every link resolved; a SandboxError
+    naming ``shown`` when it leads outside. Only reliable while the sandbox is frozen."""
+    root = os.path.realpath(workspace)
+    real = os.path.realpath(host)
+    if real != root and not real.startswith(root + "/"):
+        raise SandboxError(f"{shown}: leads outside the workspace (through a link)")
+    return Path(real)
 
 
 @dataclass

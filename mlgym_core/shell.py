@@ -5,6 +5,11 @@ Each command goes to the shell as a here-document; the shell checks its syntax i
 (so ``cd``, variables and functions persist), and prints an end marker with the exit code
 and the working directory. Python waits on the pipe with ``poll`` (any descriptor number, unlike
 ``select``, which fails above 1024): no busy polling, no sleeps.
+
+Where the bash runs is a :class:`ShellTransport`'s business (how the process is started, how the
+command text reaches it, how a timed-out command is stopped); the default runs it as a local
+process. A runtime that runs bash elsewhere (a container: ``docker exec -i``) gives
+:class:`PersistentShell` its own transport and keeps the protocol above unchanged.
 """
 
 from __future__ import annotations
@@ -27,7 +32,7 @@ LAST_ACTION_MAX = 4096
 """Characters of the previous action kept in ``$LAST_ACTION`` (the environment of every later
 command carries it, and one variable over 128 KiB makes every ``exec`` fail with E2BIG)."""
 
-_BOOTSTRAP = r"""exec 2>&1 @MOVEFD@
+BOOTSTRAP = r"""exec 2>&1 @MOVEFD@
 __mlgym_c=
 __mlgym_r() {
   IFS= read -r -d '' -u 3 __mlgym_c
@@ -38,11 +43,20 @@ __mlgym_abort() { shopt -s extdebug; trap __mlgym_skip DEBUG; }
 __mlgym_skip() { [[ $BASH_COMMAND == __mlgym_done* ]] || return 1; trap - DEBUG; shopt -u extdebug; }
 trap __mlgym_abort USR1
 """
+"""The script every shell runs first (see :func:`bootstrap_script`, which fills its placeholders)."""
 # On a timeout the driver sends SIGUSR1 to the shell, then kills what the command started:
 # the trap makes bash skip the rest of the timed-out command (extdebug + a DEBUG trap that
 # fails) up to the end marker, so ``a; b`` never runs ``b`` after ``a`` was killed.
 # One short control line per step; the command text itself travels on fd 3, NUL-terminated.
 _STEP = b'__mlgym_r&&{ eval "$__mlgym_c" </dev/null 3<&-; __mlgym_done $?; }\n'
+
+
+def bootstrap_script(nonce: str, command_fd: str = "") -> str:
+    """:data:`BOOTSTRAP` with its placeholders filled: ``nonce`` marks the end of each command's
+    output; ``command_fd`` is the redirection that puts the command text on the shell's fd 3
+    (``""`` when it already is, ``"3<&0"`` when the text shares stdin with the control lines)."""
+    return BOOTSTRAP.replace("@NONCE@", nonce).replace("@LASTMAX@", str(LAST_ACTION_MAX)).replace(
+        "@MOVEFD@", command_fd)
 
 
 @dataclass
@@ -82,58 +96,111 @@ def _spawn(argv: Sequence[str], **kwargs: Any) -> subprocess.Popen[bytes]:
     return _SPAWNER.submit(subprocess.Popen, argv, **kwargs).result()
 
 
+@dataclass
+class Started:
+    """A bash process a :class:`ShellTransport` started, as :class:`PersistentShell` drives it.
+
+    ``proc``'s stdin and stdout are pipes (stderr merged into stdout); the control lines go to its
+    stdin. ``command_fd`` is the descriptor (ours) the command text is written to: a pipe of its
+    own, or a duplicate of ``proc.stdin``'s. ``fd_setup`` is the shell redirection that puts that
+    text on the shell's fd 3 (see :func:`bootstrap_script`), and ``prelude`` lines the shell runs
+    before the caller's ``init``."""
+
+    proc: subprocess.Popen[bytes]
+    command_fd: int
+    fd_setup: str = ""
+    prelude: str = ""
+
+
+class ShellTransport:
+    """How a :class:`PersistentShell` starts its bash and stops a timed-out command.
+
+    The default runs ``argv`` as a local process in a session of its own, with the command text on
+    a pipe of its own (fd 3). A runtime whose shell lives elsewhere (a container) subclasses it and
+    overrides :meth:`start` and :meth:`interrupt`; the rest (the bootstrap, the marker protocol,
+    output caps, timeouts, restarts) stays the shell's."""
+
+    start_timeout: float = 30.0
+    """Seconds the shell may take to run the bootstrap and ``init`` before it counts as failed."""
+
+    def start(self, shell: PersistentShell) -> Started:
+        """Start bash from ``shell.argv`` (with ``shell.env``, ``shell.cwd``, ``shell.preexec_fn``)."""
+        user_soft = raise_nofile_limit()
+        rfd, wfd = os.pipe()
+        try:
+            proc = _spawn(
+                shell.argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                env=shell.env, cwd=shell.cwd, preexec_fn=shell.preexec_fn, start_new_session=True, bufsize=0,
+                pass_fds=(rfd,))
+        except BaseException:
+            os.close(wfd)
+            raise
+        finally:
+            os.close(rfd)
+        # the commands get the caller's soft descriptor limit back (programs using select() need <= 1024)
+        limit = f"ulimit -Sn {user_soft} 2>/dev/null\n" if user_soft < _nofile_soft() else ""
+        return Started(proc, wfd, "" if rfd == 3 else f"3<&{rfd} {rfd}<&-", limit)
+
+    def interrupt(self, shell: PersistentShell) -> int:
+        """Stop the command that timed out: SIGUSR1 to the session's bash (its trap skips the rest of
+        the command), then SIGKILL to every process below it. Returns how many processes were found
+        to kill (0: the shell itself is busy, and gets restarted)."""
+        bash = _find_shell(shell.pid, descendants(shell.pid))
+        if bash is not None:
+            try:
+                os.kill(bash, signal.SIGUSR1)
+            except ProcessLookupError:
+                pass
+        return kill_descendants(shell.pid, exclude_shell=True)
+
+
 class PersistentShell:
-    """Drive one bash process. ``argv`` starts it (e.g. a bwrap command line ending in bash)."""
+    """Drive one bash process. ``argv`` starts it (e.g. a bwrap command line ending in bash);
+    ``transport`` says how (default: a local process, :class:`ShellTransport`)."""
 
     def __init__(self, argv: Sequence[str], *, env: dict[str, str] | None = None, cwd: str | None = None,
                  preexec_fn: Callable[[], None] | None = None, output_cap: int = DEFAULT_OUTPUT_CAP,
-                 init: str = "") -> None:
+                 init: str = "", transport: ShellTransport | None = None) -> None:
         self.argv = list(argv)
         self.env = env
         self.cwd = cwd
         self.preexec_fn = preexec_fn
         self.output_cap = output_cap
         self.init = init
+        self.transport = transport or _LOCAL
         self.proc: subprocess.Popen[bytes] | None = None
+        self.inner_pid = 0
+        """The bash's pid as it sees itself (``$$``: in its own pid namespace, if it has one)."""
         self._begin()
         self._start()
 
     # -- lifecycle -------------------------------------------------------------------
     def _start(self) -> None:
-        user_soft = raise_nofile_limit()
         self.nonce = secrets.token_hex(8)
         self._marker = ("\x1e" + self.nonce + ":").encode()
-        rfd, self._wfd = os.pipe()
-        try:
-            self.proc = _spawn(
-                self.argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                env=self.env, cwd=self.cwd, preexec_fn=self.preexec_fn, start_new_session=True, bufsize=0,
-                pass_fds=(rfd,))
-        except BaseException:
-            os.close(self._wfd)
-            raise
-        finally:
-            os.close(rfd)
+        started = self.transport.start(self)
+        self.proc, self._wfd = started.proc, started.command_fd
         try:  # whatever fails from here on, the process just started must not outlive this call
             self._fd = self.proc.stdout.fileno()  # type: ignore[union-attr]
             os.set_blocking(self._fd, False)
             self._poller = select.poll()
             self._poller.register(self._fd, select.POLLIN)
-            # the commands get the caller's soft descriptor limit back (programs using select() need <= 1024)
-            limit = f"ulimit -Sn {user_soft} 2>/dev/null\n" if user_soft < _nofile_soft() else ""
-            boot = _BOOTSTRAP.replace("@NONCE@", self.nonce).replace("@LASTMAX@", str(LAST_ACTION_MAX)).replace(
-                "@MOVEFD@", "" if rfd == 3 else f"3<&{rfd} {rfd}<&-") + limit + self.init + "\n__mlgym_done 0\n"
+            boot = (bootstrap_script(self.nonce, started.fd_setup) + started.prelude + self.init
+                    + '\n__mlgym_done "0 $$"\n')
             self._write(boot.encode())
             self._begin()
+            wait = self.transport.start_timeout
             try:
-                res = self._read_until_marker(30.0)
+                res = self._read_until_marker(wait)
             except ShellDied:
                 res = ("", "")
             out, _dropped = self._take()
             if res is None:
-                raise ShellDied("the sandbox shell did not start within 30 s")
-            if res[0] != "0":
+                raise ShellDied(f"the sandbox shell did not start within {wait:g} s")
+            status, _, pid = res[0].partition(" ")
+            if status != "0":
                 raise ShellDied(f"the sandbox shell failed to start: {out.strip()[-500:] or 'it exited'}")
+            self.inner_pid = _int(pid)
         except BaseException:
             self.kill()
             raise
@@ -277,13 +344,7 @@ class PersistentShell:
         return ShellResult(text, 2 if syntax else _int(rc_s), syntax_error=syntax, truncated_bytes=dropped, cwd=cwd)
 
     def _interrupt(self, timeout: float) -> ShellResult:
-        shell = _find_shell(self.pid, descendants(self.pid))
-        if shell is not None:
-            try:
-                os.kill(shell, signal.SIGUSR1)
-            except ProcessLookupError:
-                pass
-        killed = kill_descendants(self.pid, exclude_shell=True)
+        killed = self.transport.interrupt(self)
         try:  # with nothing to kill the shell itself is busy (a builtin loop): restart it at once
             res = self._read_until_marker(5.0 if killed else 0.2)
         except ShellDied:
@@ -296,6 +357,8 @@ class PersistentShell:
                                "directory were reset)", -1, timed_out=True, restarted=True, truncated_bytes=dropped)
         return ShellResult(text, 137, timed_out=True, cwd=res[1], truncated_bytes=dropped)
 
+
+_LOCAL = ShellTransport()
 
 # Lone surrogates other than U+DC80..U+DCFF (which stand for raw bytes under surrogateescape).
 _OTHER_SURROGATES = re.compile("[\ud800-\udc7f\udd00-\udfff]")

@@ -150,7 +150,7 @@ def test_fork_bomb_is_contained(env):
 
 def test_pristine_grader_even_if_the_agent_edits_its_copy_without_bwrap(monkeypatch):
     """Without isolation the read-only files are only chmod-ed; the grader still uses its own copy."""
-    from mlgym_core.default_runtimes import LocalRuntime
+    from mlgym_core.builtin_plugins.local_runtime import LocalRuntime
 
     with pytest.warns(UserWarning, match="WITHOUT isolation"):
         rt = LocalRuntime(isolation="none")
@@ -167,7 +167,7 @@ def test_pristine_grader_even_if_the_agent_edits_its_copy_without_bwrap(monkeypa
 
 
 def test_gpu_devices_are_bound_only_when_assigned(tmp_path):
-    from mlgym_core.default_runtimes import bwrap_argv, sandbox_env
+    from mlgym_core.builtin_plugins.local_runtime import bwrap_argv, sandbox_env
 
     def argv(devices):
         return bwrap_argv("bwrap", workspace=tmp_path, ro_binds={}, read_only=(), tools_dir=None, services_dir=None,
@@ -207,7 +207,7 @@ def test_a_venv_under_tmp_keeps_its_python_in_the_sandbox(tmp_path):
     subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", "--without-pip", str(venv)], check=True)
     ws = tmp_path / "ws"
     ws.mkdir()
-    script = ("from pathlib import Path\nfrom mlgym_core.default_runtimes import LocalRuntime\n"
+    script = ("from pathlib import Path\nfrom mlgym_core.builtin_plugins.local_runtime import LocalRuntime\n"
               "from mlgym_core.sandbox import SandboxConfig\n"
               f"box = LocalRuntime(isolation='bwrap').start(SandboxConfig(workspace=Path('{ws}')))\n"
               "print(box.run(\"python -c 'import numpy, sys; print(sys.prefix)'\", 30).output)\nbox.close()\n"

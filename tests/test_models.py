@@ -7,7 +7,7 @@ import json
 import pytest
 
 from mlgym_core import ConfigError
-from mlgym_core.default_models import ScriptedBackend
+from mlgym_core.builtin_plugins.models import ScriptedBackend
 from mlgym_core.protocols import ModelError
 from mlgym_core.registry import get_model_backend
 

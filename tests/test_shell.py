@@ -161,3 +161,35 @@ def test_descriptors_above_1024(tmp_path):
                        preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (1024, hard)))
     assert p.returncode == 0, p.stderr[-2000:]
     assert p.stdout.split() == ["'hi\\n1024\\n'", "True", str(hard if hard != resource.RLIM_INFINITY else 1 << 20)]
+
+
+def test_a_transport_decides_how_bash_starts_and_how_a_timeout_stops_it(tmp_path):
+    """The public seam a container runtime uses: the command text on stdin with the control lines
+    (as over ``docker exec -i``), the transport's own interrupt, the bash's own pid reported."""
+    from mlgym_core import PersistentShell as Shell
+    from mlgym_core import ShellTransport, Started
+
+    class SharedStdin(ShellTransport):
+        start_timeout = 10.0
+        interrupts = 0
+
+        def start(self, shell):
+            proc = subprocess.Popen(shell.argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                    stderr=subprocess.STDOUT, cwd=shell.cwd, start_new_session=True, bufsize=0)
+            return Started(proc, os.dup(proc.stdin.fileno()), fd_setup="3<&0")
+
+        def interrupt(self, shell):
+            self.interrupts += 1
+            return super().interrupt(shell)
+
+    transport = SharedStdin()
+    s = Shell(["bash", "--noprofile", "--norc"], cwd=str(tmp_path), transport=transport, init="X=from-init")
+    try:
+        assert s.inner_pid == s.pid  # no pid namespace here: $$ is the process we started
+        r = s.run("cd /tmp && echo $X; printf 'multi\\nline\\n'", 5)
+        assert (r.output, r.returncode, r.cwd) == ("from-init\nmulti\nline\n", 0, "/tmp")
+        r = s.run("sleep 30; echo never", 0.5)
+        assert r.timed_out and "never" not in r.output and transport.interrupts == 1
+        assert s.run("echo $X", 5).output == "from-init\n"  # the same shell goes on
+    finally:
+        s.close()

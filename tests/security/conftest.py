@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from mlgym_core.default_runtimes import LocalRuntime
+from mlgym_core.builtin_plugins.local_runtime import LocalRuntime
 from mlgym_core.grading import _rmtree
 from mlgym_core.sandbox import SandboxConfig
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from mlgym_core.default_runtimes import LocalRuntime
+from mlgym_core.builtin_plugins.local_runtime import LocalRuntime
 from mlgym_core.privileges import sandbox_uids
 from mlgym_core.sandbox import GradeConfig
 

@@ -2,7 +2,7 @@
 
 The agent's container: workspace bind-mounted from the host folder core laid out (so core's
 grading copies artifacts from the host), an unprivileged uid (started as root: the ``agent`` uid
-of :func:`mlgym_core.privileges.sandbox_uids`, never a host account's; graders run as the
+of :func:`mlgym_core.sandbox_uids`, never a host account's; graders run as the
 ``grader`` uid), ``--network none``, a read-only root filesystem with sized tmpfs /tmp and
 /home/agent, every capability dropped, no-new-privileges, memory (no swap)/CPU/pids limits, a
 file-size limit, GPUs through device requests; paused (``docker pause``) while artifacts are
@@ -18,7 +18,6 @@ import atexit
 import contextlib
 import io
 import os
-import select
 import socket
 import subprocess
 import sys
@@ -28,13 +27,30 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from mlgym_core import GradeConfig, GradeResult, SandboxConfig, SandboxError
-from mlgym_core.cgroups import proc_start as _proc_start
-from mlgym_core.default_runtimes import disk_cap_bytes, inside_workspace, memory_limit_bytes, passwd_files
-from mlgym_core.privileges import give_to, sandbox_uids
-from mlgym_core.grading import OUTPUT_CAP, STDERR_CAP, keep_tail
-from mlgym_core.sandbox import AGENT_HOME, SERVICES_DIR, TOOLS_DIR, WORKSPACE
-from mlgym_core.shell import _BOOTSTRAP, LAST_ACTION_MAX, PersistentShell, ShellDied, ShellResult
+from mlgym_core import (
+    AGENT_HOME,
+    OUTPUT_CAP,
+    SERVICES_DIR,
+    STDERR_CAP,
+    TOOLS_DIR,
+    WORKSPACE,
+    GradeConfig,
+    GradeResult,
+    PersistentShell,
+    SandboxConfig,
+    SandboxError,
+    ShellResult,
+    ShellTransport,
+    Started,
+    disk_cap_bytes,
+    give_to,
+    inside_workspace,
+    keep_tail,
+    memory_limit_bytes,
+    passwd_files,
+    proc_start,
+    sandbox_uids,
+)
 
 DEFAULT_IMAGE = "mlgym-agent:latest"
 LABEL_OWNER = "mlgym.owner_pid"
@@ -81,7 +97,7 @@ def owner_alive(labels: dict[str, str]) -> bool:
         pid = int(labels.get(LABEL_OWNER, ""))
     except ValueError:
         return False
-    start = _proc_start(pid)
+    start = proc_start(pid)
     return bool(start) and start == labels.get(LABEL_START, start)
 
 
@@ -158,7 +174,7 @@ def stop_watcher(timeout: float = 30) -> None:
 def _labels(cfg_labels: dict[str, str], role: str) -> dict[str, str]:
     pid = os.getpid()
     return {**{str(k): str(v) for k, v in cfg_labels.items()}, LABEL_OWNER: str(pid),
-            LABEL_HOST: socket.gethostname(), LABEL_START: _proc_start(pid), LABEL_ROLE: role,
+            LABEL_HOST: socket.gethostname(), LABEL_START: proc_start(pid), LABEL_ROLE: role,
             "mlgym.runtime": "docker"}
 
 
@@ -206,78 +222,38 @@ def _mount(target: str, source: Path, read_only: bool) -> Any:
     return docker.types.Mount(target=target, source=str(source), type="bind", read_only=read_only)
 
 
-class DockerShell(PersistentShell):
-    """The persistent shell over ``docker exec -i``; a timeout kills processes inside the container."""
+class DockerTransport(ShellTransport):
+    """The persistent shell over ``docker exec -i``; a timeout kills processes inside the container.
 
-    def __init__(self, container_id: str, user: str, **kw: Any) -> None:
+    ``docker exec`` forwards only stdin and stdout, so the command text shares stdin with the control
+    lines (bash reads a script from a pipe byte by byte, so they can follow each other on one pipe)."""
+
+    start_timeout = 60.0
+
+    def __init__(self, container_id: str, user: str) -> None:
         self.container_id = container_id
         self.user = user
-        self.shell_pid = 0
-        argv = ["docker", "exec", "-i", "-u", user, "-w", WORKSPACE, container_id, "bash", "--noprofile", "--norc"]
-        super().__init__(argv, **kw)
 
-    def _start(self) -> None:
-        """Like PersistentShell's, but the command text shares stdin (fd 3 is a dup of it).
+    def argv(self) -> list[str]:
+        return ["docker", "exec", "-i", "-u", self.user, "-w", WORKSPACE, self.container_id,
+                "bash", "--noprofile", "--norc"]
 
-        ``docker exec`` forwards only stdin/stdout; bash reads a script from a pipe byte by byte,
-        so the control line and the NUL-terminated command text can follow each other on one pipe.
-        """
-        import secrets
+    def start(self, shell: PersistentShell) -> Started:
+        proc = subprocess.Popen(shell.argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, env=shell.env, start_new_session=True, bufsize=0)
+        assert proc.stdin is not None
+        return Started(proc, os.dup(proc.stdin.fileno()), fd_setup="3<&0")
 
-        self.nonce = secrets.token_hex(8)
-        self._marker = ("\x1e" + self.nonce + ":").encode()
-        self.proc = subprocess.Popen(self.argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     stderr=subprocess.STDOUT, env=self.env, start_new_session=True, bufsize=0)
-        assert self.proc.stdin is not None and self.proc.stdout is not None
-        self._wfd = os.dup(self.proc.stdin.fileno())
-        self._fd = self.proc.stdout.fileno()
-        os.set_blocking(self._fd, False)
-        self._poller = select.poll()
-        self._poller.register(self._fd, select.POLLIN)
-        boot = (_BOOTSTRAP.replace("@NONCE@", self.nonce).replace("@LASTMAX@", str(LAST_ACTION_MAX))
-                .replace("@MOVEFD@", "3<&0") + "echo __mlgym_shell_pid=$$\n" + self.init + "\n__mlgym_done 0\n")
-        self._write(boot.encode())
-        self._begin()
-        try:
-            res = self._read_until_marker(60.0)
-        except ShellDied:
-            res = ("", "")
-        text, _dropped = self._take()
-        if res is None:
-            self.kill()
-            raise ShellDied("the container's shell did not start within 60 s")
-        if res[0] != "0":
-            self.kill()
-            raise ShellDied(f"the container's shell failed to start: {text.strip()[-500:] or 'it exited'}")
-        lines = text.splitlines()
-        for line in lines:
-            if line.startswith("__mlgym_shell_pid="):
-                self.shell_pid = int(line.split("=", 1)[1])
-        self.startup_output = "\n".join(x for x in lines if not x.startswith("__mlgym_shell_pid="))
-
-    def _kill_inside(self) -> int:
-        if not self.shell_pid:
+    def interrupt(self, shell: PersistentShell) -> int:
+        """SIGUSR1 to the container's bash and SIGKILL to every process below it, from inside."""
+        if not shell.inner_pid:
             return 0
         try:
             out = subprocess.run(["docker", "exec", "-u", self.user, self.container_id, "python3", "-c", _KILLER,
-                                  str(self.shell_pid)], capture_output=True, timeout=30, env=self.env)
+                                  str(shell.inner_pid)], capture_output=True, timeout=30, env=shell.env)
             return int(out.stdout.strip() or 0)
         except (subprocess.TimeoutExpired, ValueError, OSError):
             return 0
-
-    def _interrupt(self, timeout: float) -> ShellResult:
-        killed = self._kill_inside()
-        try:
-            res = self._read_until_marker(5.0 if killed else 0.2)
-        except ShellDied:
-            res = None
-        text, dropped = self._take()
-        text += f"\nEXECUTION TIMED OUT BECAUSE THE COMMAND WAS RUNNING FOR MORE THAN {timeout:g} SECONDS."
-        if res is None:
-            self.restart()
-            return ShellResult(text + "\n(the shell was restarted in the workspace; variables and the working "
-                               "directory were reset)", -1, timed_out=True, restarted=True, truncated_bytes=dropped)
-        return ShellResult(text, 137, timed_out=True, cwd=res[1], truncated_bytes=dropped)
 
 
 class DockerSandbox:
@@ -290,7 +266,7 @@ class DockerSandbox:
         self.config = config
         self.workspace_host: Path | None = config.workspace
         self.container: Any = None
-        self.shell: DockerShell | None = None
+        self.shell: PersistentShell | None = None
         self.envelope = runtime.envelope(config.pids, config.memory_gb, config.cpus)
         uid = runtime.uid
         _give_to_agent(config.workspace, uid)
@@ -314,8 +290,9 @@ class DockerSandbox:
                                         command=["sleep", "infinity"])
         try:
             self.container.start()
-            self.shell = DockerShell(self.container.id, f"{uid}:{uid}", env=runtime.cli_env,
-                                     output_cap=config.output_cap, init=config.init)
+            transport = DockerTransport(self.container.id, f"{uid}:{uid}")
+            self.shell = PersistentShell(transport.argv(), transport=transport, env=runtime.cli_env,
+                                         output_cap=config.output_cap, init=config.init)
         except BaseException:
             self.close()
             raise

@@ -54,7 +54,7 @@ def gc_cmd(ctx: click.Context, all_owners: bool) -> None:
     """Remove what runs whose process is gone left: the local runtime's folders and cgroups, then
     mlgym containers (when a docker engine answers)."""
     from mlgym_core import SandboxError
-    from mlgym_core.leftovers import reap_local
+    from mlgym_core import reap_local
 
     from .docker_runtime import reap
 

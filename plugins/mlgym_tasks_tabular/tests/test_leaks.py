@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from mlgym_core import WORKSPACE
-from mlgym_core.default_runtimes import LocalRuntime
+from mlgym_core.builtin_plugins.local_runtime import LocalRuntime
 from mlgym_core.env import MLGymEnv
 from mlgym_tasks_tabular import synthetic
 

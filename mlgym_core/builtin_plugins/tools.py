@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from importlib.resources import files
 
-from .hookspecs import hookimpl
-from .specs import ToolSpec
+from ..hookspecs import hookimpl
+from ..specs import ToolSpec
 
 _SRC = files("mlgym_core") / "data" / "core_tools.sh"
 

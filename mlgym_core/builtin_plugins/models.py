@@ -11,10 +11,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from .errors import ConfigError
-from .hookspecs import hookimpl
-from .protocols import Completion, ModelError
-from .specs import ModelBackendSpec
+from ..errors import ConfigError
+from ..hookspecs import hookimpl
+from ..protocols import Completion, ModelError
+from ..specs import ModelBackendSpec
 
 
 @hookimpl

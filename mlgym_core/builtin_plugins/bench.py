@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from .hookspecs import hookimpl
+from ..hookspecs import hookimpl
 
 
 @hookimpl
 def register_commands(cli: Any) -> None:
-    from .bench.command import bench
+    from ..bench.command import bench
 
     cli.add_command(bench)
