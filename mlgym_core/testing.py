@@ -117,11 +117,16 @@ FIXTURE_PLUGIN = FixturePlugin()
 
 @contextmanager
 def fixture_task() -> Iterator[TaskSpec]:
-    """Register the fixture plugin for the block; yield the fixture task's spec (stamped)."""
+    """Register the fixture plugin for the block (nested blocks share one registration); yield the
+    fixture task's spec (stamped)."""
     from .registry import get_task
 
+    qualified = f"{FIXTURE_PLUGIN_NAME}/{FIXTURE_TASK_ID}"
+    if plugin_manager().pm.get_plugin(FIXTURE_PLUGIN_NAME) is not None:
+        yield get_task(qualified)
+        return
     with registered(FIXTURE_PLUGIN, name=FIXTURE_PLUGIN_NAME):
-        yield get_task(f"{FIXTURE_PLUGIN_NAME}/{FIXTURE_TASK_ID}")
+        yield get_task(qualified)
 
 
 def fixture_env(folder: str | Path, env: dict[str, str] | None = None) -> dict[str, str]:

@@ -5,6 +5,7 @@ import tempfile
 import pytest
 
 from mlgym_core.env import MLGymEnv
+from mlgym_core.testing import fixture_task
 
 
 @pytest.fixture
@@ -17,14 +18,16 @@ def short_tmp():
 
 @pytest.fixture
 def make_env(short_tmp):
+    """``make(tools, **kw)``: an environment over core's fixture task (no task pack needed)."""
     envs = []
+    with fixture_task() as spec:
 
-    def make(tools=("default",), **kw):
-        kw.setdefault("work_dir", os.path.join(short_tmp, "w"))
-        env = MLGymEnv("battleOfSexes", tools=list(tools), runtime="local", **kw)
-        envs.append(env)
-        return env
+        def make(tools=("default",), **kw):
+            kw.setdefault("work_dir", os.path.join(short_tmp, "w"))
+            env = MLGymEnv(spec, tools=list(tools), runtime="local", **kw)
+            envs.append(env)
+            return env
 
-    yield make
-    for env in envs:
-        env.close()
+        yield make
+        for env in envs:
+            env.close()

