@@ -58,18 +58,19 @@ from .shell import PersistentShell, ShellTransport, Started, bootstrap_script
 from .pricing import cost_of, price_for
 
 __all__ = [
-    "Agent", "AgentSpec", "AmbiguousNameError", "CheckError", "Completion", "ConfigError", "ContextWindowError",
-    "CostLimitError", "DataSource", "DataUnavailableError", "DatasetSpec", "DescriptorError",
-    "EvaluationFormatError", "GradeConfig", "GradeResult", "MLGymEnv", "MetricSpec", "MlgymError", "ModelBackend",
-    "ModelBackendSpec", "ModelError", "PluginLoadError", "PluginSpecError", "Resources", "Runtime", "RuntimeSpec",
-    "Sandbox", "SandboxConfig", "SandboxError", "ShellDied", "ShellResult", "SubmissionNotFoundError", "Task",
-    "TaskSpec", "ToolArgument", "ToolSpec", "UnknownNameError", "WORKSPACE", "AGENT_HOME", "OUTPUT_CAP", "PersistentShell", "SERVICES_DIR", "STDERR_CAP",
-    "ShellTransport", "Started", "TOOLS_DIR", "bootstrap_script", "disk_cap_bytes", "give_to", "inside_workspace",
-    "keep_tail", "memory_limit_bytes", "passwd_files", "proc_start", "reap_local", "sandbox_uids", "__version__", "agents", "cost_of",
-    "data_home", "datacache", "datasets", "get_agent", "get_dataset", "get_metric", "get_model_backend",
-    "get_runtime", "get_task", "get_tool", "hookimpl", "hookspec", "load_datasets", "load_tasks", "make_task",
-    "metrics", "model_backends", "notify", "price_for", "register_envs", "runtimes", "tasks", "tools",
-    "worker_lib",
+    "AGENT_HOME", "Agent", "AgentSpec", "AmbiguousNameError", "AttackSpec", "CheckError", "Completion",
+    "ConfigError", "ContextWindowError", "CostLimitError", "DataSource", "DataUnavailableError", "DatasetSpec",
+    "DescriptorError", "EvaluationFormatError", "GradeConfig", "GradeResult", "MLGymEnv", "MetricSpec",
+    "MlgymError", "ModelBackend", "ModelBackendSpec", "ModelError", "OUTPUT_CAP", "PersistentShell",
+    "PluginLoadError", "PluginSpecError", "Resources", "Runtime", "RuntimeSpec", "SERVICES_DIR", "STDERR_CAP",
+    "Sandbox", "SandboxConfig", "SandboxError", "ShellDied", "ShellResult", "ShellTransport", "Started",
+    "SubmissionNotFoundError", "TOOLS_DIR", "Task", "TaskSpec", "ToolArgument", "ToolSpec", "UnknownNameError",
+    "WORKSPACE", "__version__", "agents", "attacks", "bootstrap_script", "cost_of", "data_home", "datacache",
+    "datasets", "disk_cap_bytes", "get_agent", "get_dataset", "get_metric", "get_model_backend", "get_runtime",
+    "get_task", "get_tool", "give_to", "hookimpl", "hookspec", "inside_workspace", "keep_tail", "load_attacks",
+    "load_datasets", "load_tasks", "make_task", "memory_limit_bytes", "metrics", "model_backends", "notify",
+    "passwd_files", "price_for", "proc_start", "reap_local", "register_envs", "runtimes", "sandbox_uids", "tasks",
+    "tools", "worker_lib",
 ]
 
 from .registry import (  # noqa: E402
@@ -89,7 +90,9 @@ from .registry import (  # noqa: E402
     tools,
 )
 
-_LAZY = {"MLGymEnv": "mlgym_core.env"}  # gymnasium and the environment load on first use
+# name -> module, imported on first use (gymnasium and the environment; the attack catalogue)
+_LAZY = {"MLGymEnv": "mlgym_core.env", "AttackSpec": "mlgym_core.audit.attacks",
+         "attacks": "mlgym_core.audit.attacks", "load_attacks": "mlgym_core.audit.attacks"}
 
 
 def __getattr__(name: str) -> object:
