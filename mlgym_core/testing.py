@@ -209,14 +209,16 @@ def check_plugin(plugin: str | ModuleType, *, heavy: Iterable[str] = ()) -> Plug
     saved = plugins._manager
     reset_plugin_manager(m)
     try:
-        for kind, (hook_name, _cls) in SPEC_KINDS.items():
-            if hook_name not in rec.hooks:
-                continue
+        implemented = {kind: hook for kind, (hook, _cls) in SPEC_KINDS.items() if hook in rec.hooks}
+        for kind, hook_name in implemented.items():
             try:
                 mine = [it for it in collect(kind) if it.plugin == ep.name]
-            except MlgymError as exc:
+            except MlgymError as exc:  # strict mode: the plugin's error, raised
                 problems.append(str(exc))
                 continue
+            if rec.status != "ok":  # the loader set the plugin aside (its items are left out)
+                problems.append(str(rec.error))
+                break
             report.items[kind] = [it.key for it in mine]
             if not mine:
                 hint = (" (are its task folders, task.yaml included, shipped as package data?)"
@@ -238,7 +240,7 @@ def check_plugin(plugin: str | ModuleType, *, heavy: Iterable[str] = ()) -> Plug
                 problems.append("register_commands() added no command")
     finally:
         reset_plugin_manager(saved)
-    if not report.items:
+    if not implemented and "register_commands" not in rec.hooks:
         problems.append("implements no register_<kind>() hook: it provides nothing")
     heavy = tuple(heavy)
     if heavy:

@@ -108,3 +108,13 @@ def test_fixture_plugin_in_a_subprocess(tmp_path):
                          text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert FIXTURE_TASK_ID in out.stdout and len(out.stdout.strip().splitlines()) == 2  # header + the task
+
+
+@pytest.mark.parametrize("strict", ["1", "0"])
+def test_pack_with_a_typo_in_its_yaml_fails_in_either_mode(site, monkeypatch, strict):
+    monkeypatch.setenv("MLGYM_STRICT_PLUGINS", strict)
+    _install(site, f"pack_typo{strict}")
+    yaml = site / f"pack_typo{strict}" / "tasks" / "oneTask" / "task.yaml"
+    yaml.write_text(yaml.read_text().replace("hidden_files", "hiden_files"))
+    with pytest.raises(CheckError, match=r"oneTask/task.yaml: field 'hiden_files': unknown key$"):
+        check_plugin(f"pack_typo{strict}")
