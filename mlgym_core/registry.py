@@ -117,6 +117,9 @@ def get(kind: str, name: str) -> Any:
         msg += " " + hint
     elif all_items:
         msg += f" Available: {', '.join(sorted({it.key for it in all_items}))}."
+    failed = sorted(r.name for r in plugin_manager().records.values() if r.status == "error")
+    if failed:
+        msg += f" Plugins that failed (see mlgym list-plugins): {', '.join(failed)}."
     raise UnknownNameError(msg)
 
 

@@ -172,6 +172,13 @@ def test_run_and_bench_of_an_unrelated_task_work(site, tmp_path):
     assert "goodTask" in json.dumps(ledger)
 
 
+def test_a_task_of_the_broken_pack_is_unknown_and_the_error_says_which_plugins_failed(site, tmp_path):
+    r = mlgym(site, "run", "--task", "typoTask", "--agent", "baseline", "--output", str(tmp_path))
+    assert r.returncode == 2
+    assert "No task 'typoTask'." in r.stderr
+    assert "Plugins that failed (see mlgym list-plugins): typopack." in r.stderr  # those asked so far
+
+
 def test_strict_mode_raises_naming_the_broken_plugin(site):
     r = mlgym(site, "list", "tasks", MLGYM_STRICT_PLUGINS="1", MLGYM_DISABLE_PLUGINS="hookpack,earlypack")
     assert r.returncode != 0
