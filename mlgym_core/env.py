@@ -7,15 +7,8 @@ task's good direction, never negative. MLGym always returns 0.
 
 from __future__ import annotations
 
-import atexit
-import hashlib
 import os
-import queue
-import re
-import shutil
-import stat
 import tempfile
-import threading
 import time
 import uuid
 from collections.abc import Sequence
@@ -24,24 +17,19 @@ from typing import Any
 
 import gymnasium as gym
 
+from .actions import DEFAULT_SHORT_TIMEOUT, EXIT_ACTIONS, LONG_COMMANDS, clean_output, is_long, with_heredocs
+from .background import drain_cleaner, prestarter, teardown
 from .errors import ConfigError, EvaluationFormatError, MlgymError, SandboxError, SubmissionNotFoundError
 from .grading import grade
-from .sandbox import SERVICES_DIR, TOOLS_DIR, WORKSPACE, SandboxConfig
+from .sandbox import WORKSPACE, SandboxConfig
+from .services import start_services, wants_services
 from .shell import ShellDied
-from .specs import TaskSpec, ToolSpec
+from .specs import TaskSpec
 from .task import Task, make_task
+from .toolinstall import ToolInstall, select_tools
+from .workspace import hidden_task_folders, lay_out
 
-LONG_COMMANDS = ("torchrun", "python", "python3", "accelerate", "deepspeed")
-EXIT_ACTIONS = ("exit_context", "exit_cost", "exit_error", "exit_format", "exit_api")
-DEFAULT_SHORT_TIMEOUT = 25.0
-_TQDM_LINE = re.compile(r"(?:.*?:\s*)?(\d+%\|.*?\|.*\[.*?\])")
-
-
-def clean_output(text: str) -> str:
-    """A command's output as MLGym shows it: CRLF read as LF, then every empty line and every
-    tqdm progress-bar line dropped (so no trailing newline is left)."""
-    lines = text.replace("\r\n", "\n").splitlines()
-    return "\n".join(ln for ln in lines if ln and not _TQDM_LINE.search(ln))
+__all__ = ["DEFAULT_SHORT_TIMEOUT", "EXIT_ACTIONS", "LONG_COMMANDS", "MLGymEnv", "clean_output"]
 
 
 def _env_float(name: str, default: float) -> float:
@@ -90,16 +78,15 @@ class MLGymEnv(gym.Env[str, str]):
         self.work_root = Path(work_dir or os.environ.get("MLGYM_WORK_DIR") or
                               Path(tempfile.gettempdir()) / f"mlgym-work-{os.getuid()}")
         self.keep_workspace = keep_workspace
-        self.tool_specs = _select_tools(tools)
+        self.tool_specs = select_tools(tools)
         self.tool_options = dict(tool_options or {})
-        self._end_names = {t.name: t.end_name for t in self.tool_specs if t.end_name}
-        self._tools_dir: Path | None = None
+        self._tools = ToolInstall(self.tool_specs)
         self._services: list[Any] = []
         self._spare: Any = None
         # Start the next episode's sandbox in the background (fresh workspace and sandbox, ready when
         # reset() is called); only for runtimes that say they are thread-safe, and not with services.
         self.prestart = bool(prestart and getattr(self.runtime, "prestart", False)
-                             and not any(t.service is not None for t in self.tool_specs))
+                             and not wants_services(self.tool_specs))
         self._hide: tuple[Path, ...] | None = None
         self.sandbox: Any = None
         self._episode_dir: Path | None = None
@@ -145,7 +132,7 @@ class MLGymEnv(gym.Env[str, str]):
             self._teardown_sandbox()  # a failed reset leaves no process, service or episode folder behind
             raise
         if self.prestart:
-            self._spare = _prestarter().submit(self._build_sandbox)
+            self._spare = prestarter().submit(self._build_sandbox)
         self.current_step = 0
         self.scores = []
         self.history = []
@@ -203,10 +190,10 @@ class MLGymEnv(gym.Env[str, str]):
             return self._end("exit_forfeit", "Exited (exit_forfeit)", t0)
         if act in EXIT_ACTIONS:
             return self._forced(act, t0)
-        command, problem = self._prepare_command(act)
+        command, problem = with_heredocs(act, self._tools.end_names)
         if problem:
             return problem, 0.0, False, False, self._info(t0)
-        timeout = self.training_timeout if any(k in act for k in LONG_COMMANDS) else self.short_timeout
+        timeout = self.training_timeout if is_long(act) else self.short_timeout
         try:
             res = self.sandbox.run(command, timeout)
         except (ShellDied, OSError) as exc:
@@ -229,11 +216,9 @@ class MLGymEnv(gym.Env[str, str]):
             except Exception:
                 pass
             self._teardown_sandbox()
-        _cleaner().join()
+        drain_cleaner()
         self.task.close()
-        if self._tools_dir is not None:
-            shutil.rmtree(self._tools_dir, ignore_errors=True)
-            self._tools_dir = None
+        self._tools.close()
 
     # -- internals -----------------------------------------------------------------------
     def _build_sandbox(self, fill: Any = None) -> tuple[Any, Path, list[Any]]:
@@ -248,15 +233,7 @@ class MLGymEnv(gym.Env[str, str]):
         try:
             return self._build_in(episode_dir, services, fill)
         except BaseException:
-            for svc in services:
-                try:
-                    svc.close()
-                except Exception:
-                    pass
-            if not self.keep_workspace:
-                from .grading import _rmtree
-
-                _rmtree(episode_dir)
+            teardown(None, services, episode_dir, keep=self.keep_workspace, background=False)
             raise
 
     def _build_in(self, episode_dir: Path, services: list[Any], fill: Any = None) -> tuple[Any, Path, list[Any]]:
@@ -265,19 +242,15 @@ class MLGymEnv(gym.Env[str, str]):
         if fill is not None:
             fill(ws)
         else:
-            self.task.layout_workspace(ws)
-            for rel in self.spec_task.read_only:  # MLGym chmods them 555, so `ls` shows `evaluate.py*`
-                if (ws / rel).is_file():
-                    (ws / rel).chmod(0o555)
-            if self.workspace_from is not None:
-                shutil.copytree(self.workspace_from, ws, dirs_exist_ok=True)
+            lay_out(ws, self.task, self.spec_task, self.workspace_from)
         data = self.task.data_dir()
-        services_dir = self._start_services(episode_dir, services)
+        services_dir = start_services(self.tool_specs, task_id=self.spec_task.id, episode_dir=episode_dir,
+                                      options=self.tool_options, started=services)
         cfg = SandboxConfig(
             workspace=ws, ro_binds={f"{WORKSPACE}/data": data} if data is not None else {},
-            read_only=self.spec_task.read_only, tools_dir=self._tools(), services_dir=services_dir,
-            env={"MLGYM_TASK_ID": self.spec_task.id, "MLGYM_SEED": "42", "WINDOW": "1000", "OVERLAP": "2"},
-            init=self._init_script(), network=self.spec_task.network, pids=self.spec_task.resources.pids,
+            read_only=self.spec_task.read_only, tools_dir=self._tools.dir, services_dir=services_dir,
+            env={**self._tools.env(), "MLGYM_TASK_ID": self.spec_task.id, "MLGYM_SEED": "42"},
+            init=self._tools.init_script(), network=self.spec_task.network, pids=self.spec_task.resources.pids,
             memory_gb=self.spec_task.resources.memory_gb, cpus=self.spec_task.resources.cpus,
             devices=self.devices, output_cap=self.output_cap, hide=self._hidden_folders(),
             labels={"mlgym.task": self.spec_task.id})
@@ -302,29 +275,6 @@ class MLGymEnv(gym.Env[str, str]):
         if extra:
             info.update(extra)
         return info
-
-    def _prepare_command(self, act: str) -> tuple[str, str]:
-        """Turn every multi-line command block (``edit a:b`` ... ``end_of_edit``), on any line of
-        the action, into a here-document, as MLGym does; an action that starts such a block
-        without its end line is refused unrun."""
-        if not self._end_names:
-            return act, ""
-        lines = act.split("\n")
-        i = 0
-        while i < len(lines):
-            words = lines[i].split(None, 1)
-            end = self._end_names.get(words[0]) if words else None
-            if end is not None:
-                close = next((j for j in range(i + 1, len(lines)) if lines[j].strip() == end), None)
-                if close is None and i == 0:
-                    return "", (f"Malformed {words[0]} command. Please ensure you use the `{end}` keyword to mark "
-                                f"the end of your {words[0]}.")
-                if close is not None:  # (a later line that merely starts with the word runs as written)
-                    lines[i] = f"{lines[i].rstrip()} << '{end}'"
-                    lines[close] = end
-                    i = close
-            i += 1
-        return "\n".join(lines), ""
 
     def _run_grader(self) -> tuple[dict[str, float], str]:
         ws = self.workspace_host
@@ -396,61 +346,9 @@ class MLGymEnv(gym.Env[str, str]):
         self._done = True
         return obs, 0.0, True, False, self._info(t0)
 
-    def _tools(self) -> Path:
-        """Install the tool files once per environment into a folder mounted read-only."""
-        if self._tools_dir is None:
-            digest = hashlib.sha1(",".join(sorted(t.qualified for t in self.tool_specs)).encode()).hexdigest()[:10]
-            d = Path(tempfile.mkdtemp(prefix=f"mlgym-tools-{digest}-"))
-            for t in self.tool_specs:
-                for src in (t.source, *t.extra_files):
-                    if src is None:
-                        continue
-                    name = Path(str(src)).name
-                    if not name.endswith(".sh") and not name.startswith("_"):
-                        name = Path(name).stem  # executables are called by their stem, as in MLGym
-                    dst = d / name
-                    if not dst.exists():
-                        dst.write_bytes(src.read_bytes())
-                        if not dst.name.endswith(".sh"):
-                            dst.chmod(dst.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
-            self._tools_dir = d
-        return self._tools_dir
-
-    def _init_script(self) -> str:
-        d = self._tools()
-        lines = [f"cd {WORKSPACE} 2>/dev/null || true"]
-        for f in sorted(d.iterdir()):
-            if f.name.endswith(".sh"):
-                lines.append(f"source {TOOLS_DIR}/{f.name}")
-        return "\n".join(lines)
-
-    def _start_services(self, episode_dir: Path, services: list[Any]) -> Path | None:
-        wanted = [t for t in self.tool_specs if t.service is not None]
-        if not wanted:
-            return None
-        sdir = episode_dir / "services"
-        sdir.mkdir()
-        started: set[int] = set()
-        for t in wanted:
-            if id(t.service) in started:
-                continue
-            started.add(id(t.service))
-            services.append(t.service(task_id=self.spec_task.id, socket_dir=sdir, sandbox_dir=SERVICES_DIR,
-                                      options=self.tool_options))
-        return sdir
-
     def _hidden_folders(self) -> tuple[Path, ...]:
         if self._hide is None:
-            from .registry import collect
-
-            hide = []
-            try:
-                for spec in collect("tasks"):
-                    if spec.files is not None and isinstance(spec.files, Path):
-                        hide.append(spec.files)
-            except MlgymError:
-                hide.append(Path(str(self.spec_task.files)))
-            self._hide = tuple(hide)
+            self._hide = hidden_task_folders(self.spec_task)
         return self._hide
 
     def _teardown_sandbox(self, background: bool = False) -> None:
@@ -458,90 +356,7 @@ class MLGymEnv(gym.Env[str, str]):
         part (waiting for processes, removing files) happens in a thread, off reset's path."""
         sandbox, services, folder = self.sandbox, self._services, self._episode_dir
         self.sandbox, self._services, self._episode_dir = None, [], None
-        if sandbox is None and not services and folder is None:
-            return
-        keep = self.keep_workspace
+        teardown(sandbox, services, folder, keep=self.keep_workspace, background=background)
 
-        def work() -> None:
-            from .grading import _rmtree
-
-            for item in (sandbox, *services):
-                if item is None:
-                    continue
-                try:
-                    item.close()
-                except Exception:
-                    pass
-            if folder is not None and not keep:
-                _rmtree(folder)
-
-        if background:
-            _cleaner().put(work)
-        else:
-            work()
-
-
-_CLEANER: queue.Queue[Any] | None = None
-_CLEANER_LOCK = threading.Lock()
-
-
-def _cleaner() -> queue.Queue[Any]:
-    """One background thread that runs teardown jobs in order (kept off reset's hot path)."""
-    global _CLEANER
-    with _CLEANER_LOCK:
-        if _CLEANER is None:
-            q: queue.Queue[Any] = queue.Queue()
-
-            def loop() -> None:
-                while True:
-                    job = q.get()
-                    try:
-                        job()
-                    except Exception:
-                        pass
-                    finally:
-                        q.task_done()
-
-            threading.Thread(target=loop, name="mlgym-teardown", daemon=True).start()
-            _CLEANER = q
-        return _CLEANER
-
-
-_PRESTARTER: Any = None
-
-
-def _prestarter() -> Any:
-    global _PRESTARTER
-    with _CLEANER_LOCK:
-        if _PRESTARTER is None:
-            from concurrent.futures import ThreadPoolExecutor
-
-            _PRESTARTER = ThreadPoolExecutor(max_workers=2, thread_name_prefix="mlgym-prestart")
-        return _PRESTARTER
-
-
-def _drain_cleaner() -> None:
-    if _CLEANER is not None:
-        _CLEANER.join()
-
-
-atexit.register(_drain_cleaner)
 
 _ANY = frozenset(chr(i) for i in range(32, 127)) | frozenset("\n\t")
-
-
-def _select_tools(tools: Sequence[str] | None) -> list[ToolSpec]:
-    """Tool specs by group or name; core's validate/submit are always included."""
-    from .registry import collect
-
-    all_tools = collect("tools")
-    wanted = set(tools or ())
-    chosen = [t for t in all_tools if t.group == "core" or t.group in wanted or t.name in wanted
-              or t.qualified in wanted]
-    unknown = wanted - {t.group for t in all_tools} - {t.name for t in all_tools} - {t.qualified for t in all_tools}
-    if unknown:
-        from .registry import get_tool
-
-        for name in sorted(unknown):
-            get_tool(name)  # raises UnknownNameError with a suggestion
-    return chosen

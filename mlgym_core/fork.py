@@ -195,7 +195,8 @@ def _unstarted_copy(parent: MLGymEnv) -> MLGymEnv:
     child.__dict__.update(parent.__dict__)
     child.__dict__.update(
         task=make_task(parent.spec_task, parent.task.scale), sandbox=None, _episode_dir=None, _services=[],
-        _spare=None, prestart=False, _tools_dir=None, workspace_from=None, _resume_from=None, fork_info=None,
+        _spare=None, prestart=False, _tools=parent._tools.fresh(), workspace_from=None, _resume_from=None,
+        fork_info=None,
         _init_kwargs=dict(parent._init_kwargs, prestart=False, workspace_from=None), _done=True,
         history=[], scores=[], tool_options=dict(parent.tool_options), _np_random=copy.deepcopy(parent._np_random))
     return child

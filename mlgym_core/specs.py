@@ -187,6 +187,8 @@ class ToolSpec(_Spec):
     """Host-side service factory ``(task_id, options) -> HostService`` reached through a socket."""
     group: str = "default"
     """Tool set this belongs to (``default``, ``memory``, ``literature``, ``core``)."""
+    env: dict[str, str] = {}
+    """Environment variables the tool needs in the sandbox (the editor's window size, say), set when chosen."""
 
     @property
     def key(self) -> str:

@@ -67,5 +67,5 @@ def test_many_episodes_answer_and_close_leaving_nothing(tmp_path):
     assert len(os.listdir("/proc/self/fd")) == fds0
     assert _threads() <= threads0
     assert list(work.iterdir()) == []  # every episode folder removed
-    assert all(e._tools_dir is None for e in envs)
+    assert not any(e._tools.installed for e in envs)
     shutil.rmtree(work, ignore_errors=True)

@@ -124,10 +124,12 @@ def test_timeout_selection_and_session_survives():
 def test_malformed_edit_without_end_marker_runs_nothing(env):
     from mlgym_core import ToolSpec
 
-    env._end_names = {"edit": "end_of_edit"}
+    from mlgym_core.actions import with_heredocs
+
+    env._tools.end_names = {"edit": "end_of_edit"}
     obs, *_ = env.step("edit 1:2\nprint('x')")
     assert obs.startswith("Malformed edit command")
-    cmd, problem = env._prepare_command("edit 1:2\nx = 1\nend_of_edit")
+    cmd, problem = with_heredocs("edit 1:2\nx = 1\nend_of_edit", env._tools.end_names)
     assert problem == "" and cmd.splitlines()[0] == "edit 1:2 << 'end_of_edit'"
     assert ToolSpec  # the rewrite is driven by ToolSpec.end_name
 
@@ -148,9 +150,9 @@ def test_reset_gives_a_fresh_workspace(env):
     env.step("echo junk > junk.txt")
     old = env.workspace_host
     env.reset()
-    from mlgym_core.env import _drain_cleaner
+    from mlgym_core.background import drain_cleaner
 
-    _drain_cleaner()  # the old sandbox is torn down in the background
+    drain_cleaner()  # the old sandbox is torn down in the background
     assert env.workspace_host != old and not old.exists()
     assert "junk.txt" not in env.step("ls")[0]
 

@@ -17,8 +17,8 @@ pytestmark = needs_games
 OBSERVE = "pwd; env | sort; command ls -la --time-style=+"
 SETUP = ["mkdir -p sub && cd sub && echo parent > f.txt && export FOO='two words' BAR=$'x\\ny'",
          "greet() { echo \"hello $1\"; }; declare() { echo hijacked; }; alias hi='echo alias-hi'; "
-         "unset MLGYM_TASK_ID; export -n WINDOW; export WINDOW; PLAIN=1"]
-STATE = ("pwd; echo \"$FOO|$BAR|${MLGYM_TASK_ID-unset}|$WINDOW\"; env | grep -c ^WINDOW=; greet you; hi; declare; "
+         "unset MLGYM_TASK_ID; export -n PAGER; export PAGER; PLAIN=1"]
+STATE = ("pwd; echo \"$FOO|$BAR|${MLGYM_TASK_ID-unset}|$PAGER\"; env | grep -c ^PAGER=; greet you; hi; declare; "
          "cat f.txt")
 
 
@@ -40,7 +40,7 @@ def test_fork_equals_the_parent_then_diverges_both_ways(env):
         assert child.workspace_host != env.workspace_host
         assert (child.current_step, child.history, child.best) == (env.current_step, env.history, env.best)
         assert child.step(STATE)[0] == before  # cwd, exported and unset variables, function, alias, files
-        assert before.splitlines() == ["/home/agent/workspace/sub", "two words|x", "y|unset|1000", "1", "hello you",
+        assert before.splitlines() == ["/home/agent/workspace/sub", "two words|x", "y|unset|cat", "1", "hello you",
                                        "alias-hi", "hijacked", "parent"]
         assert child.step("echo ${PLAIN-unset}")[0] == "unset" and env.step("echo $PLAIN")[0] == "1"  # not exported
         child.step("echo child > f.txt; export FOO=child; cd ..; greet() { echo changed; }; unalias hi")
