@@ -288,3 +288,29 @@ def test_a_sandbox_started_in_a_short_lived_thread_outlives_it():
         assert obs.strip() == "yes", obs
     finally:
         env.close()
+
+
+def test_a_tools_variables_reach_the_sandbox_only_when_it_is_chosen(core_only, tmp_path):
+    """Core sets no tool's variables (the ACI's WINDOW is mlgym-tools' business): a ToolSpec
+    declares them and they are set when, and only when, its tool is chosen."""
+    from mlgym_core import ToolSpec, hookimpl
+    from mlgym_core.testing import fixture_task, registered
+
+    script = tmp_path / "peek.sh"
+    script.write_text("peek() { echo \"window=${WINDOW-unset} span=${SPAN-unset}\"; }\n")
+
+    class Tools:
+        @hookimpl
+        def register_tools(self):
+            return [ToolSpec(name="peek", signature="peek", docstring="shows the span", source=script,
+                             group="viewer", env={"SPAN": "40"})]
+
+    with registered(Tools(), name="viewer_tools"), fixture_task() as spec:
+        for tools, expected in (((), "unset"), (("viewer",), "40")):
+            env = MLGymEnv(spec, max_steps=5, tools=tools, prestart=False, work_dir=tmp_path / "work")
+            try:
+                env.reset()
+                obs = env.step("echo window=${WINDOW-unset} span=${SPAN-unset}")[0]
+                assert obs == f"window=unset span={expected}"
+            finally:
+                env.close()
