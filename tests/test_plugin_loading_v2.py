@@ -93,12 +93,12 @@ def _dist(site: Path, name: str, files: dict[str, str]) -> None:
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):
     root = tmp_path_factory.mktemp("site")
-    for name, task in (("goodpack", GOOD_TASK), ("typopack", TYPO_TASK)):
-        tid = "goodTask" if name == "goodpack" else "typoTask"
-        _dist(root, name, {"__init__.py": "", "plugin.py": PACK_PLUGIN.format(name=name),
-                           f"tasks/{tid}/task.yaml": task, f"tasks/{tid}/evaluate.py": EVALUATE,
-                           "datasets/typoData.yaml" if name == "typopack" else "datasets/.keep":
-                               DATASET if name == "typopack" else ""})
+    _dist(root, "goodpack", {"__init__.py": "", "plugin.py": PACK_PLUGIN.format(name="goodpack"),
+                             "tasks/goodTask/task.yaml": GOOD_TASK, "tasks/goodTask/evaluate.py": EVALUATE,
+                             "datasets/.keep": ""})
+    _dist(root, "typopack", {"__init__.py": "", "plugin.py": PACK_PLUGIN.format(name="typopack"),
+                             "tasks/typoTask/task.yaml": TYPO_TASK, "tasks/typoTask/evaluate.py": EVALUATE,
+                             "datasets/typoData.yaml": DATASET})
     _dist(root, "hookpack", {"__init__.py": "", "plugin.py": HOOK_PLUGIN})
     _dist(root, "earlypack", {"__init__.py": "", "plugin.py": EARLY_PLUGIN})
     return root
@@ -242,7 +242,7 @@ def test_a_plugin_failing_in_one_hook_gives_nothing_of_any_kind(monkeypatch, tmp
     with fake_entry_points(monkeypatch, FakeEntryPoint("half", half), FakeEntryPoint("fine", fine)):
         names = {a.name for a in collect("agents")}  # agents first: the tasks hook fails later
         assert "fineagent" in names and "halfagent" not in names
-        assert collect("tasks") == [] or all(t.plugin != "half" for t in collect("tasks"))
+        assert all(t.plugin != "half" for t in collect("tasks"))
         rec = plugin_manager().records["half"]
         assert rec.status == "error" and "hiden_files" in rec.error
     assert capsys.readouterr().err.count("skipped plugin 'half'") == 1
