@@ -54,14 +54,14 @@ class InstantModel:
 def measure(agent_name: str, steps: int) -> dict[str, float]:
     from mlgym_core.env import MLGymEnv
     from mlgym_core.registry import get_agent
-    from mlgym_core.episode import Episode
+    from mlgym_core.episode import RecordedEpisode
     from mlgym_core.run import RunSpec
 
     spec = get_agent(agent_name)
     env = MLGymEnv("battleOfSexes", max_steps=steps + 5, tools=list(spec.tool_groups))
     obs, _ = env.reset(seed=0)
     out = Path(tempfile.mkdtemp(prefix="bench-agent-"))
-    episode = Episode(env, RunSpec(task="battleOfSexes", agent=agent_name, model="instant:x", max_steps=steps + 5,
+    episode = RecordedEpisode(env, RunSpec(task="battleOfSexes", agent=agent_name, model="instant:x", max_steps=steps + 5,
                                    output=str(out)), out / "battleOfSexes.traj", model=InstantModel(steps, agent_name
                                                                                                    == "tool-calling"))
     episode.observation = obs

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from .env import EXIT_ACTIONS
 from .errors import ConfigError
+from .exits import EXIT_FORFEIT, MAX_STEPS, SKIP, forced_reason
 from .hookspecs import hookimpl
 from .records import load_actions, read_json
 from .specs import AgentSpec
@@ -16,7 +16,7 @@ from .specs import AgentSpec
 def register_agents() -> list[AgentSpec]:
     return [
         AgentSpec(name="baseline", description="Runs the task's baseline, validates and submits",
-                  factory=BaselineAgent, uses_model=False),
+                  factory=BaselineAgent, uses_model=False, tool_groups=("core",)),
         AgentSpec(name="replay", description="Re-executes the actions of a trajectory file (ours or MLGym's)",
                   factory=ReplayAgent, uses_model=False, tool_groups=("core", "default")),
     ]
@@ -59,17 +59,17 @@ class ReplayAgent:
             if episode.done:
                 break
             if self.until is not None and i == self.until:  # keep the episode for an agent to continue
-                episode.env.snapshot(episode.traj_path.parent / "snapshot")
+                episode.keep_snapshot()
                 return
             episode.step(st["action"], thought=str(st.get("thought") or ""),
                          response=str(st.get("response") or ""),
                          state=st.get("state") if isinstance(st.get("state"), str) else None)
         if episode.done:
             return
-        reason = self.recorded_status.removeprefix("autosubmission (").rstrip(")")
-        if reason in EXIT_ACTIONS:
+        reason = forced_reason(self.recorded_status)
+        if reason is not None and reason != MAX_STEPS:
             episode.step(reason)
-        elif episode.env.current_step >= episode.max_steps:
-            episode.step("skip")  # past max_steps: the environment autosubmits (max_steps)
+        elif episode.steps_left == 0:
+            episode.step(SKIP)  # past max_steps: the environment autosubmits (max_steps)
         else:
-            episode.step("exit_forfeit")
+            episode.step(EXIT_FORFEIT)

@@ -1,30 +1,41 @@
-"""The episode an agent drives: ``step`` runs an action in the environment and records it."""
+"""The episode core runs and records; agents see it through :class:`mlgym_core.protocols.Episode`.
+
+:class:`RecordedEpisode` holds the environment, the ``.traj`` record and the metered model. Agents
+use only what the protocol lists (a test scans them); ``env``, ``traj`` and ``drive`` are core's.
+"""
 
 from __future__ import annotations
 
 import json
+import logging
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .errors import MlgymError
+from .exits import EXIT_FORFEIT, exit_words
+from .metering import DEFAULT_COST_LIMIT, MeteredModel, Usage
+from .protocols import ModelError
 from .records import TrajectoryWriter, new_trajectory
 
 if TYPE_CHECKING:  # pragma: no cover
     from .env import MLGymEnv
     from .run import RunSpec
+    from .specs import AgentSpec
+
+ACI_GROUP = "default"
+"""The tool group of mlgym-tools' agent-computer interface: open, goto, scroll, create, edit, search ..."""
 
 
-class Episode:
+class RecordedEpisode:
     """What an agent drives: ``step`` runs an action in the environment and records it."""
 
     def __init__(self, env: MLGymEnv, spec: RunSpec, traj_path: Path, model: Any = None,
                  on_step: Any = None) -> None:
         self.env = env
         self.spec = spec
-        self.task = env.task
         self.task_spec = env.spec_task
-        self.model = model
         self.tools = env.tool_specs
         self.max_steps = env.max_steps
         self.traj_path = traj_path
@@ -35,26 +46,56 @@ class Episode:
         self.observation = ""
         self.info: dict[str, Any] = {}
         self.on_step = on_step
-        self.model_calls: list[dict[str, Any]] = []
+        self._usage = Usage(cost_limit=DEFAULT_COST_LIMIT if spec.cost_limit is None else float(spec.cost_limit))
+        self.model = None if model is None else MeteredModel(model, self._usage,
+                                                             step=lambda: len(self.traj["trajectory"]))
+        warnings = [str(w) for w in (getattr(model, "warnings", None) or ())]
+        if warnings:  # e.g. a model without a list price: its cost counts as 0
+            self.traj["info"]["warnings"] = warnings
+        self._state: str | None = None
 
-    # -- used by agents --------------------------------------------------------------------
+    # -- the agent-side contract (protocols.Episode) ------------------------------------------
     @property
-    def stats(self) -> dict[str, Any]:
-        return self.traj["info"]["model_stats"]
+    def current_step(self) -> int:
+        return int(self.env.current_step)
 
-    def add_history(self, role: str, content: str, **extra: Any) -> None:
+    @property
+    def steps_left(self) -> int:
+        return max(0, self.max_steps - self.current_step)
+
+    @property
+    def training_timeout(self) -> float:
+        return float(self.env.training_timeout)
+
+    @property
+    def usage(self) -> Usage:
+        return self._usage
+
+    @property
+    def history(self) -> Sequence[dict[str, Any]]:
+        return tuple(self.traj["history"])
+
+    def add_message(self, role: str, content: str, **extra: Any) -> None:
         self.traj["history"].append({"role": role, "content": content, "agent": "primary_0", **extra})
 
-    def add_usage(self, tokens_sent: int, tokens_received: int, cost: float) -> None:
-        s = self.stats
-        s["tokens_sent"] += int(tokens_sent)
-        s["tokens_received"] += int(tokens_received)
-        s["total_cost"] = round(s["total_cost"] + cost, 8)
-        s["task_cost"] = s["total_cost"]
-        s["api_calls"] += 1
-        # per call, for the report's viewer (run.json): the step it chose, i.e. the next step's index
-        self.model_calls.append({"step": len(self.traj["trajectory"]), "tokens_sent": int(tokens_sent),
-                                 "tokens_received": int(tokens_received), "cost": cost})
+    def read_state(self, timeout_s: float = 10.0) -> dict[str, Any]:
+        data: dict[str, Any] = {}
+        if any(t.name == "state" for t in self.tools) and self.env.sandbox is not None:
+            try:
+                out = self.env.sandbox.run("state", timeout_s).output
+                for line in reversed(out.strip().splitlines()):
+                    if line.lstrip().startswith("{"):
+                        data = json.loads(line)
+                        break
+            except Exception:  # a broken state command must not end the episode
+                data = {}
+        if not isinstance(data, dict):
+            data = {}
+        data.setdefault("open_file", "n/a")
+        if not data.get("working_dir"):
+            data["working_dir"] = self.env.cwd
+        self._state = json.dumps(data)
+        return data
 
     def step(self, action: str, *, thought: str = "", response: str = "", state: str | None = None,
              ) -> tuple[str, float, bool, bool, dict[str, Any]]:
@@ -64,7 +105,8 @@ class Episode:
         obs, reward, term, trunc, info = self.env.step(action)
         elapsed = time.perf_counter() - t0
         if state is None:
-            state = json.dumps({"open_file": "n/a", "working_dir": info.get("cwd", "")})
+            state = self._state or json.dumps({"open_file": "n/a", "working_dir": info.get("cwd", "")})
+        self._state = None  # a state is recorded with the one step that follows its reading
         self.traj["trajectory"].append({"action": action, "observation": obs, "response": response,
                                         "state": state, "thought": thought, "execution_time": elapsed})
         self.observation, self.info = obs, info
@@ -75,8 +117,80 @@ class Episode:
             self.on_step(self, reward)
         return obs, reward, term, trunc, info
 
+    def exit(self, action: str, reason: str, *, response: str | None = None) -> None:
+        thought, words = exit_words(action, reason)
+        response = words if response is None else response
+        self.add_message("assistant", response, thought=thought, action=action)
+        self.traj["info"].setdefault("exit_reason", reason)
+        self.step(action, thought=thought, response=response)
+
+    def note(self, text: str) -> None:
+        self.traj["info"].setdefault("notes", []).append(str(text))
+
+    def keep_snapshot(self) -> Path:
+        return Path(self.env.snapshot(self.traj_path.parent / "snapshot"))
+
+    # -- core's side ----------------------------------------------------------------------------
+    @property
+    def stats(self) -> dict[str, Any]:
+        """MLGym's ``model_stats`` of the model calls so far."""
+        return self._usage.model_stats()
+
+    @property
+    def model_calls(self) -> list[dict[str, Any]]:
+        return self._usage.calls
+
+    @property
+    def notes(self) -> list[str]:
+        return list(self.traj["info"].get("notes") or ())
+
+    def drive(self, agent: Any) -> None:
+        """Run ``agent`` on this episode and make sure the episode ends.
+
+        A :class:`ModelError` the agent lets through (the cost limit, an API failure) ends the episode
+        with its exit action, as MLGym's agent loop does; an agent that returns early forfeits."""
+        try:
+            agent.run(self)
+        except ModelError as exc:
+            if self.done:  # a call after the end: nothing left to end
+                self.note(f"model call after the episode ended: {type(exc).__name__}: {exc}")
+                return
+            self.exit(getattr(exc, "exit_action", "exit_api"), f"{type(exc).__name__}: {exc}")
+            return
+        if not self.done:
+            self.step(EXIT_FORFEIT)
+
     def _sync_info(self) -> None:
         i = self.traj["info"]
+        i["model_stats"] = self._usage.model_stats()
         i["exit_status"] = self.env.exit_status
         i["submission"] = self.env.submission
         i["score"] = list(self.env.scores)
+
+
+def agent_tool_groups(agent: AgentSpec, requested: Sequence[str] | None = None,
+                      ) -> tuple[list[str], str | None]:
+    """The tool groups (or tool names) the agent's sandbox gets, and a one-line warning or None.
+
+    ``requested`` (``-o tools=[...]``) is taken as given. Otherwise the agent's ``tool_groups``
+    apply (by default ``core`` + the ACI ``default`` group, what a scaffold expects); the ACI group is
+    left out when no installed plugin provides it, with a warning that the agent gets no
+    file-editing tools.
+    """
+    if requested:
+        return list(requested), None
+    groups = list(agent.tool_groups)
+    if ACI_GROUP not in groups:
+        return groups, None
+    from .registry import collect
+
+    if any(t.group == ACI_GROUP for t in collect("tools")):
+        return groups, None
+    groups.remove(ACI_GROUP)
+    return groups, (f"agent '{agent.name}' gets no file-editing tools (open, edit, create ...): no installed "
+                    "plugin provides the tool group 'default' (pip install mlgym-tools)")
+
+
+def warn(message: str) -> None:
+    """One line on stderr (or in run.log while a run logs there)."""
+    logging.getLogger("mlgym").warning("mlgym: %s", message)

@@ -84,3 +84,16 @@ def forced_reason(status: str) -> str | None:
         if status == autosubmission(reason):
             return reason
     return None
+
+
+def exit_words(action: str, reason: str) -> tuple[str, str]:
+    """MLGym's (thought, response) recorded for an exit action (reference 3.6)."""
+    if action == ExitAction.FORMAT:
+        return "Exit due to format error", ""
+    if action == ExitAction.CONTEXT:
+        return "Exit due to context window", "Exit due to context window"
+    if action == ExitAction.COST:
+        return "Exit due to cost limit", "Exit due to cost limit"
+    if action == ExitAction.ERROR:
+        return f"Exit due to runtime error: {reason}", f"exit due to runtime error: {reason}"
+    return f"Exit due to unexpected error: {reason}", f"exit due to unexpected error: {reason}"

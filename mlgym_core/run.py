@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from . import __version__
 from .datacache import check_available
 from .env import MLGymEnv
-from .episode import Episode
+from .episode import RecordedEpisode, agent_tool_groups, warn
 from .errors import ConfigError
 from .records import redact_secrets, write_json
 
@@ -115,13 +115,16 @@ def run_episode(spec: RunSpec, *, env: MLGymEnv | None = None, on_step: Any = No
     write_json(run_dir / "run.json", record)
     own_env = env is None
     if env is None:
-        agent_tools = spec.agent_options.get("tools") or list(agent_spec.tool_groups)
+        agent_tools, tools_warning = agent_tool_groups(agent_spec, spec.agent_options.get("tools"))
+        if tools_warning:
+            record["warnings"].append(tools_warning)
+            warn(tools_warning)
         env = MLGymEnv(task_spec, runtime=spec.runtime, max_steps=spec.max_steps, scale=spec.scale,
                        tools=agent_tools, short_timeout=spec.short_timeout,
                        training_timeout=spec.training_timeout, devices=spec.devices,
                        workspace_from=spec.workspace_from, tool_options=spec.agent_options.get("tool_options"),
                        prestart=False, resume_from=spec.resume_from)  # one episode: no next sandbox to start ahead
-    episode = Episode(env, spec, traj_path, model=model, on_step=on_step)
+    episode = RecordedEpisode(env, spec, traj_path, model=model, on_step=on_step)
     prev = signal.getsignal(signal.SIGTERM)
 
     def _term(signum: int, frame: Any) -> None:
@@ -147,9 +150,7 @@ def run_episode(spec: RunSpec, *, env: MLGymEnv | None = None, on_step: Any = No
             episode.traj["trajectory"].append({"action": h["action"], "observation": h["observation"],
                                                "response": "", "state": "", "thought": "", "execution_time": 0.0})
         episode.writer.write(episode.traj)
-        agent.run(episode)
-        if not episode.done:  # the agent returned without ending the episode
-            episode.step("exit_forfeit")
+        episode.drive(agent)  # ends the episode if the agent did not
     except (KeyboardInterrupt, _Interrupted) as exc:
         env.exit_status = env.exit_status or "interrupted"
         error = exc
@@ -176,7 +177,7 @@ def run_episode(spec: RunSpec, *, env: MLGymEnv | None = None, on_step: Any = No
             reason = f"{type(error).__name__}: {error}"
         record.update(exit_status=env.exit_status, exit_reason=reason, scores=scores,
                       steps=len(episode.traj["trajectory"]), cost=dict(episode.stats),
-                      model_calls=episode.model_calls)
+                      model_calls=episode.model_calls, notes=episode.notes)
         record["warnings"].extend(str(w) for w in (getattr(model, "warnings", None) or ()))
         record["timings"].update(ended=ended.isoformat(), wall_s=round(time.perf_counter() - t0, 3))
         metric = task_spec.metric

@@ -209,7 +209,9 @@ class _NamedSpec(_Spec):
 class AgentSpec(_NamedSpec):
     factory: Callable[..., Any]
     uses_model: bool = True
-    tool_groups: tuple[str, ...] = ("core",)
+    tool_groups: tuple[str, ...] = ("core", "default")
+    """Tool groups installed in the agent's sandbox: by default core's ``validate``/``submit`` and the ACI
+    editing tools (group ``default`` of mlgym-tools; left out with a warning when not installed)."""
 
 
 class MetricSpec(_NamedSpec):

@@ -30,22 +30,16 @@ from mlgym_core import AgentSpec, hookimpl
 
 
 class EchoAgent:
-    """Sends the observation to the model and runs the reply as the action."""
+    """Sends the observation to the model and runs the reply as the action (core meters the calls and
+    ends the episode with the exit action of a model error, such as the bench's cost limit)."""
 
-    def __init__(self, cost_per_call=0.0, **_options):
-        self.cost_per_call = float(cost_per_call)
+    def __init__(self, **_options):
+        pass
 
     def run(self, episode):
-        from mlgym_core.protocols import ModelError
-
         messages = [{"role": "user", "content": episode.observation}]
         while not episode.done:
-            try:
-                c = episode.model.complete(messages)
-            except ModelError as exc:
-                episode.step(exc.exit_action)
-                return
-            episode.add_usage(c.input_tokens, c.output_tokens, self.cost_per_call or c.cost)
+            c = episode.model.complete(messages)
             obs = episode.step(c.content)[0]
             messages += [{"role": "assistant", "content": c.content}, {"role": "user", "content": obs}]
 
@@ -82,7 +76,8 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
         "blotto": ["ls", "exit_forfeit"], "3SATTime": ["ls", "exit_forfeit"]}))
     (root / "beta.json").write_text(json.dumps(["pwd", "sleep 0.3", "exit_forfeit"]))
     (root / "gpu.json").write_text(json.dumps(["echo dev=$CUDA_VISIBLE_DEVICES", "sleep 1", "exit_forfeit"]))
-    (root / "pay.json").write_text(json.dumps(["echo a", "echo b", "echo c", "exit_forfeit"]))
+    (root / "pay.json").write_text(json.dumps([{"content": c, "cost": 1.0} for c in ("echo a", "echo b", "echo c",
+                                                                                "exit_forfeit")]))
     return root
 
 
@@ -275,7 +270,7 @@ def test_total_cost_limit_stops_model_calls_across_episodes(site: Path, tmp_path
     out = tmp_path / "bench"
     argv = [sys.executable, "-c", "from mlgym_core.cli import main; main()", "bench", "--tasks", "prisonersDilemma",
             "--agents", "echo", "--models", f"scripted:{site / 'pay.json'}", "--runs", "3", "--output", str(out),
-            "--total-cost-limit", "1.5", "-o", "cost_per_call=1.0", "--no-progress", "--no-report"]
+            "--total-cost-limit", "1.5", "--no-progress", "--no-report"]
     r = subprocess.run(argv, env=_env(site), capture_output=True, text=True, timeout=120)
     assert r.returncode == 3, r.stderr[-2000:]
     assert "total cost limit $1.5 is reached" in r.stderr

@@ -1,7 +1,8 @@
 """Built-in plugin: the ``scripted`` model backend, which replays canned replies (for tests).
 
 ``--model scripted:<file>``: a JSON list of replies, a JSONL file of replies (strings or
-``{"content": ..., "tool_calls": [...]}``), or MLGym's replay JSONL ``{"<taskId>": [replies]}``.
+``{"content": ..., "tool_calls": [...], "cost": 0.5}``), or MLGym's replay JSONL ``{"<taskId>": [replies]}``.
+A reply's ``cost`` (US dollars, default 0) lets tests exercise cost metering and limits.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ def register_model_backends() -> list[ModelBackendSpec]:
 
 
 class ScriptedBackend:
-    """Returns the next canned reply at each call; token counts are words, cost is 0."""
+    """Returns the next canned reply at each call; token counts are words, cost is the reply's ``cost`` or 0."""
 
     def __init__(self, model: str, *, replies: Sequence[Any] | None = None, task_id: str | None = None,
                  **_options: Any) -> None:
@@ -41,8 +42,9 @@ class ScriptedBackend:
         r = self.replies[self.calls]
         self.calls += 1
         content, calls = (r, []) if isinstance(r, str) else (r.get("content") or "", r.get("tool_calls") or [])
+        cost = 0.0 if isinstance(r, str) else float(r.get("cost") or 0.0)
         sent = sum(len(str(m.get("content", "")).split()) for m in messages)
-        return Completion(content=content, tool_calls=list(calls), input_tokens=sent,
+        return Completion(content=content, tool_calls=list(calls), input_tokens=sent, cost=cost,
                           output_tokens=len(content.split()))
 
 

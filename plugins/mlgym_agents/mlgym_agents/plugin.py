@@ -4,20 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from mlgym_core import AgentSpec, ModelBackendSpec, hookimpl
-
-_WANTED_GROUPS = ("core", "default")
-
-
-def _tool_groups() -> tuple[str, ...]:
-    """The ACI groups that are installed (``core`` always is); missing tool sets are left out."""
-    try:
-        from mlgym_core.registry import collect
-
-        have = {t.group for t in collect("tools")}
-    except Exception:
-        return ("core",)
-    return tuple(g for g in _WANTED_GROUPS if g == "core" or g in have)
+from mlgym_core import AgentSpec, AttackSpec, ModelBackendSpec, hookimpl, load_attacks
 
 
 def _default_agent(**options: Any) -> Any:
@@ -40,13 +27,27 @@ def _openai(model: str, **options: Any) -> Any:
 
 @hookimpl
 def register_agents() -> list[AgentSpec]:
-    groups = _tool_groups()
     return [
         AgentSpec(name="default", description="MLGym's research agent: DISCUSSION + one command per step",
-                  factory=_default_agent, tool_groups=groups),
+                  factory=_default_agent),
         AgentSpec(name="tool-calling", description="Native function calling over the same tools and limits",
-                  factory=_tool_calling_agent, tool_groups=groups),
+                  factory=_tool_calling_agent),
+        AgentSpec(name="cheater", description="Tries every attack of the library on the task (mlgym audit runs it)",
+                  factory=_cheater, uses_model=False, tool_groups=("core",)),
     ]
+
+
+def _cheater(**options: Any) -> Any:
+    from .cheater import CheaterAgent
+
+    return CheaterAgent(**options)
+
+
+@hookimpl
+def register_attacks() -> list[AttackSpec]:
+    from importlib.resources import files
+
+    return load_attacks(files(__package__) / "attacks", plugin="agents")
 
 
 @hookimpl

@@ -27,10 +27,10 @@ class DefaultAgent(BaseAgent):
 
     def run(self, episode: Any) -> None:
         self.setup(episode)
-        episode.add_history("system", self.system_message())
+        episode.add_message("system", self.system_message())
         first = True
         while not episode.done:
-            state_json, state = self.state()
+            state = self.state()
             footer = self.footer(state)
             if first:
                 content = fill(self.templates["task_template"],
@@ -41,18 +41,18 @@ class DefaultAgent(BaseAgent):
             else:
                 content = fill(self.templates["next_step_template"],
                                {"observation": episode.observation, "footer": footer})
-            episode.add_history("user", content)
+            episode.add_message("user", content)
             try:
                 response, thought, action = self.forward()
             except ExitEpisode as exc:
-                self.exit(exc, state_json)
+                self.exit(exc)
                 return
-            episode.add_history("assistant", response, thought=thought, action=action)
-            episode.step(action, thought=thought, response=response, state=state_json)
+            episode.add_message("assistant", response, thought=thought, action=action)
+            episode.step(action, thought=thought, response=response)
 
     def forward(self) -> tuple[str, str, str]:
         """Query and parse, re-querying on format errors; returns (response, thought, action)."""
-        messages = self.process_history(self.episode.traj["history"])
+        messages = self.process_history(self.episode.history)
         c = self.query(messages)
         fails = 0
         error = ""

@@ -25,35 +25,37 @@ class ToolCallingAgent(BaseAgent):
         self.setup(episode)
         self.by_name = {t.name: t for t in self.tools}
         self.schemas = [BASH_SCHEMA, *(tool_schema(t) for t in self.tools if t.name != "bash")]
-        episode.add_history("system", fill(self.templates["system_template"], self.values()))
-        state_json, state = self.state()
-        episode.add_history("user", fill(self.templates["task_template"],
+        episode.add_message("system", fill(self.templates["system_template"], self.values()))
+        state = self.state()
+        episode.add_message("user", fill(self.templates["task_template"],
                                          self.values(description=episode.observation, footer=self.footer(state))))
         while not episode.done:
             try:
                 content, calls = self.forward()
             except ExitEpisode as exc:
-                self.exit(exc, state_json)
+                self.exit(exc)
                 return
             actions = [cmd for _, cmd in calls]
-            episode.add_history("assistant", content, thought=content, action="\n".join(actions),
+            episode.add_message("assistant", content, thought=content, action="\n".join(actions),
                                 tool_calls=[c for c, _ in calls])
+            results: list[tuple[str, str]] = []
             for i, (call, command) in enumerate(calls):
                 if episode.done:
                     out = "Not executed: the episode had already ended."
                 else:
                     if i:
-                        state_json, state = self.state()
+                        self.state()
                     response = content + ("\n" if content else "") + json.dumps(call["function"])
-                    obs = episode.step(command, thought=content, response=response, state=state_json)[0]
+                    obs = episode.step(command, thought=content, response=response)[0]
                     out = obs if obs.strip() else "Your command ran successfully and did not produce any output."
-                episode.traj["history"].append({"role": "tool", "content": out, "tool_call_id": call["id"],
-                                                "agent": "primary_0"})
-            if not episode.done:
-                state_json, state = self.state()
-                last = episode.traj["history"][-1]
-                last["content"] = fill(self.templates["next_step_template"],
-                                       {"observation": last["content"], "footer": self.footer(state)})
+                results.append((call["id"], out))
+            if not episode.done:  # the last result carries the footer
+                state = self.state()
+                call_id, out = results[-1]
+                results[-1] = (call_id, fill(self.templates["next_step_template"],
+                                             {"observation": out, "footer": self.footer(state)}))
+            for call_id, out in results:
+                episode.add_message("tool", out, tool_call_id=call_id)
 
     def _check(self, calls: list[dict[str, Any]]) -> tuple[list[tuple[dict[str, Any], str]], list[str]]:
         ok: list[tuple[dict[str, Any], str]] = []
@@ -77,7 +79,7 @@ class ToolCallingAgent(BaseAgent):
         return ok, errors
 
     def forward(self) -> tuple[str, list[tuple[dict[str, Any], str]]]:
-        messages = self.process_history(self.episode.traj["history"])
+        messages = self.process_history(self.episode.history)
         c = self.query(messages, self.schemas)
         fails = 0
         while True:
