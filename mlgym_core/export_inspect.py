@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import MlgymError
-from .records import read_json
+from .records import RunRecord, best_of, read_json
 
 
 def find_runs(paths: Iterable[str | Path]) -> list[Path]:
@@ -34,10 +34,10 @@ def find_runs(paths: Iterable[str | Path]) -> list[Path]:
     return runs
 
 
-def _model_name(run: dict[str, Any]) -> str:
-    model = run.get("model")
+def _model_name(run: RunRecord) -> str:
+    model = run.model
     if not model:
-        return f"none/{run['agent'].split('/')[-1]}"
+        return f"none/{(run.agent or 'agent').split('/')[-1]}"
     backend, _, name = model.partition(":")
     return f"{backend}/{name}"
 
@@ -62,46 +62,51 @@ def _messages(traj: dict[str, Any]) -> list[Any]:
     return msgs
 
 
-def _input(traj: dict[str, Any], run: dict[str, Any]) -> str:
+def _input(traj: dict[str, Any], run: RunRecord) -> str:
     for h in traj.get("history") or []:
         if h.get("role") == "user":
             return str(h.get("content") or "")
-    return f"MLGym task {run['task']['id']}"
+    return f"MLGym task {_task(run).id}"
 
 
-def _usage(run: dict[str, Any]) -> Any:
+def _task(run: RunRecord) -> Any:
+    assert run.task is not None  # export_inspect reads only records with a task
+    return run.task
+
+
+def _usage(run: RunRecord) -> Any:
     from inspect_ai.model import ModelUsage
 
-    c = run.get("cost") or {}
-    tin, tout = int(c.get("tokens_sent", 0)), int(c.get("tokens_received", 0))
+    tin, tout = run.cost.tokens_sent or 0, run.cost.tokens_received or 0
     return ModelUsage(input_tokens=tin, output_tokens=tout, total_tokens=tin + tout,
-                      total_cost=float(c.get("total_cost", 0.0)))
+                      total_cost=run.cost.total_cost or 0.0)
 
 
-def _sample(run_dir: Path, run: dict[str, Any], epoch: int) -> Any:
+def _sample(run_dir: Path, run: RunRecord, epoch: int) -> Any:
     from inspect_ai.log import EvalSample
     from inspect_ai.scorer import Score
 
-    task_id = run["task"]["id"]
+    task = _task(run)
+    task_id = task.id
     traj_path = run_dir / f"{task_id}.traj"
     traj = read_json(traj_path) if traj_path.is_file() else {"trajectory": [], "history": []}
-    metric = run["task"]["metric"]
-    best = run.get("best_score")
+    metric = task.metric
+    best = run.best_score
     score = Score(value=best if best is not None else float("nan"), answer=str(traj.get("info", {}).get("submission")),
-                  explanation=run.get("exit_status") or "",
-                  metadata={"metric": metric, "higher_is_better": run["task"]["higher_is_better"],
-                            "best": best, "last": run.get("last_score"), "baseline": run["baseline"].get(metric),
-                            "scores": run.get("scores", []), "exit_reason": run.get("exit_reason")})
-    timings = run.get("timings") or {}
+                  explanation=run.exit_status,
+                  metadata={"metric": metric, "higher_is_better": task.higher_is_better,
+                            "best": best, "last": run.last_score, "baseline": run.baseline.get(metric or ""),
+                            "scores": run.scores, "exit_reason": run.exit_reason, "error": run.error})
+    timings = run.timings
     return EvalSample(
         id=task_id, epoch=epoch, input=_input(traj, run), target="", messages=_messages(traj),
         scores={"mlgym": score}, model_usage={_model_name(run): _usage(run)},
-        started_at=timings.get("started"), completed_at=timings.get("ended"), total_time=timings.get("wall_s"),
-        metadata={"run_name": run.get("run_name"), "run_dir": str(run_dir), "exit_status": run.get("exit_status"),
-                  "seed": run.get("seed"), "steps": run.get("steps"), "isolation": run.get("isolation")})
+        started_at=timings.started, completed_at=timings.ended, total_time=timings.wall_s,
+        metadata={"run_name": run.run_name, "run_dir": str(run_dir), "exit_status": run.exit_status,
+                  "seed": run.seed, "steps": run.steps, "isolation": run.isolation, "scale": run.scale})
 
 
-def _eval_log(group: list[tuple[Path, dict[str, Any]]]) -> Any:
+def _eval_log(group: list[tuple[Path, RunRecord]]) -> Any:
     from inspect_ai.log import (
         EvalConfig,
         EvalDataset,
@@ -117,31 +122,30 @@ def _eval_log(group: list[tuple[Path, dict[str, Any]]]) -> Any:
     from inspect_ai.model import ModelUsage
 
     first = group[0][1]
+    task = _task(first)
     samples = [_sample(d, r, k) for k, (d, r) in enumerate(group, 1)]
-    bests = [r["best_score"] for _, r in group if r.get("best_score") is not None]
+    bests = [r.best_score for _, r in group if r.best_score is not None]
     model = _model_name(first)
     total = ModelUsage()
     for s in samples:
         total = total + s.model_usage[model]
-    starts = [r["timings"]["started"] for _, r in group if r.get("timings", {}).get("started")]
-    ends = [r["timings"]["ended"] for _, r in group if r.get("timings", {}).get("ended")]
+    starts = [r.timings.started for _, r in group if r.timings.started]
+    ends = [r.timings.ended for _, r in group if r.timings.ended]
     metrics = {"mean": EvalMetric(name="mean", value=sum(bests) / len(bests) if bests else float("nan")),
                "count": EvalMetric(name="count", value=len(bests))}
     if bests:
-        better = max if first["task"]["higher_is_better"] else min
-        metrics["best"] = EvalMetric(name="best", value=better(bests))
+        metrics["best"] = EvalMetric(name="best", value=best_of(bests, task.higher_is_better))
     spec = EvalSpec(
         created=min(starts) if starts else _dt.datetime.now(_dt.timezone.utc).isoformat(),
-        task=f"mlgym/{first['task']['id']}", task_version=first["task"].get("version", 0),
-        dataset=EvalDataset(name=first["task"]["id"], samples=len(samples)), model=model,
-        solver=first["agent"], config=EvalConfig(epochs=len(samples)),
-        metadata={"method": first.get("method"), "metric": first["task"]["metric"],
-                  "plugin": first["task"].get("plugin"), "versions": first.get("versions")})
+        task=f"mlgym/{task.id}", task_version=task.version or 0,
+        dataset=EvalDataset(name=task.id, samples=len(samples)), model=model,
+        solver=first.agent, config=EvalConfig(epochs=len(samples)),
+        metadata={"method": first.method, "metric": task.metric, "plugin": task.plugin, "versions": first.versions})
     return EvalLog(
-        status="success", eval=spec, plan=EvalPlan(name="mlgym", steps=[EvalPlanStep(solver=first["agent"])]),
+        status="success", eval=spec, plan=EvalPlan(name="mlgym", steps=[EvalPlanStep(solver=first.agent or "")]),
         results=EvalResults(total_samples=len(samples), completed_samples=len(samples), scores=[
             EvalScore(name="mlgym", scorer="mlgym", metrics=metrics,
-                      metadata={"metric": first["task"]["metric"]})]),
+                      metadata={"metric": task.metric})]),
         stats=EvalStats(started_at=min(starts) if starts else "", completed_at=max(ends) if ends else "",
                         model_usage={model: total}),
         samples=samples)
@@ -153,17 +157,17 @@ def export_inspect(paths: Sequence[str | Path], output: str | Path) -> list[Path
         from inspect_ai.log import write_eval_log
     except ImportError:
         raise MlgymError("--format inspect needs inspect_ai: pip install inspect_ai") from None
-    groups: dict[tuple[str, str], list[tuple[Path, dict[str, Any]]]] = {}
+    groups: dict[tuple[str, str], list[tuple[Path, RunRecord]]] = {}
     for d in find_runs(paths):
-        run = read_json(d / "run.json")
-        if not isinstance(run, dict) or "task" not in run:
-            raise MlgymError(f"{d / 'run.json'}: not an mlgym run record")
-        groups.setdefault((run["task"]["id"], run.get("method") or run["agent"]), []).append((d, run))
+        run = RunRecord.read(d / "run.json")
+        if run.task is None or not (run.method or run.agent):
+            raise MlgymError(f"{d / 'run.json'}: not an mlgym run record (no task or agent)")
+        groups.setdefault((run.task.id, run.method or run.agent or ""), []).append((d, run))
     out = Path(output)
     out.mkdir(parents=True, exist_ok=True)
     written = []
     for (task_id, method), group in sorted(groups.items()):
-        stamp = (group[0][1].get("timings", {}).get("started") or "").replace(":", "-")[:19]
+        stamp = (group[0][1].timings.started or "").replace(":", "-")[:19]
         slug = "".join(c if c.isalnum() or c in "._-" else "-" for c in method)
         path = out / f"{stamp}_mlgym-{task_id}_{slug}.eval"
         write_eval_log(_eval_log(group), str(path), format="eval")

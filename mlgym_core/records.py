@@ -172,6 +172,8 @@ def best_of(values: Iterable[Any], higher_is_better: bool) -> float | None:
 
 # -- exit statuses -----------------------------------------------------------------------------
 
+UNKNOWN_ERROR = "unknown_error"
+"""The constant of :func:`mlgym_core.exits.unknown_error` statuses (the run crashed), once split."""
 _EVALUATOR_EXC = re.compile(r"^(\w+), (.*), \((\w+)\)$", re.DOTALL)
 _UNKNOWN_ERROR = re.compile(r"^unknown_error \((\w+): ?(.*)\)$", re.DOTALL)
 _STATUS_WORDS = ("autosubmission", "submission_not_found", "evaluation_format_error", "unknown_error")
@@ -192,7 +194,7 @@ def split_status(status: str | None) -> tuple[str, str | None]:
         return f"{m.group(1)} ({m.group(3)})", _one_line(f"{m.group(1)}: {m.group(2)}")
     m = _UNKNOWN_ERROR.match(status)
     if m:
-        return "unknown_error", _one_line(f"{m.group(1)}: {m.group(2)}")
+        return UNKNOWN_ERROR, _one_line(f"{m.group(1)}: {m.group(2)}")
     return status, None
 
 
@@ -314,7 +316,7 @@ class RunRecord(_Part):
             status, text = split_status(data["exit_status"])
             if text is not None:
                 data = dict(data, exit_status=status)
-                key = "error" if status == "unknown_error" else "exit_reason"
+                key = "error" if status == UNKNOWN_ERROR else "exit_reason"
                 data.setdefault(key, None)
                 data[key] = data[key] or text
         return data

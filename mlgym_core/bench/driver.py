@@ -10,8 +10,8 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from ..errors import ConfigError
-from ..records import redact_secrets
+from ..errors import ConfigError, MlgymError
+from ..records import UNKNOWN_ERROR, RunRecord, redact_secrets
 from .ledger import BenchLock, Ledger
 from .plan import BenchConfig, PlannedEpisode, plan_episodes
 
@@ -47,10 +47,9 @@ def _write_run_dir(out: Path, eid: str, files: dict[str, bytes]) -> Path:
         p = tmp / rel
         p.parent.mkdir(parents=True, exist_ok=True)
         if rel == "run.json":
-            rec = json.loads(data)
-            rec.setdefault("spec", {})["output"] = str(out)
-            rec["run_dir"] = str(out / eid)
-            data = json.dumps(rec, indent=2).encode()
+            rec = RunRecord.parse(json.loads(data), f"episode {eid}: run.json")
+            rec.spec["output"] = str(out)
+            data = json.dumps({**rec.to_json(), "run_dir": str(out / eid)}, indent=2).encode()
         p.write_bytes(data)
     final = out / eid
     if final.exists():
@@ -59,13 +58,13 @@ def _write_run_dir(out: Path, eid: str, files: dict[str, bytes]) -> Path:
     return final
 
 
-def _finished_run(run_dir: Path) -> dict[str, Any] | None:
+def _finished_run(run_dir: Path) -> RunRecord | None:
     """run.json of a complete run directory (written by the driver), else None."""
     try:
-        rec = json.loads((run_dir / "run.json").read_text())
-    except (OSError, ValueError):
+        rec = RunRecord.read(run_dir / "run.json")
+    except MlgymError:
         return None
-    return rec if (rec.get("timings") or {}).get("ended") else None
+    return rec if rec.timings.ended else None
 
 
 def reconcile(ledger: Ledger, plan: list[PlannedEpisode], out: Path) -> list[PlannedEpisode]:
@@ -87,7 +86,7 @@ def reconcile(ledger: Ledger, plan: list[PlannedEpisode], out: Path) -> list[Pla
         if e["state"] == "running":
             rec = _finished_run(out / ep.id)
             if rec is not None:
-                ledger.update(ep.id, state="done", exit_status=rec.get("exit_status"), cause=None, infra=False)
+                ledger.update(ep.id, state="done", exit_status=rec.exit_status, cause=None, infra=False)
                 continue
             ledger.update(ep.id, state="pending", cause="executor lost (the bench stopped while it ran)", infra=True)
         if e["state"] == "failed" and not e.get("infra"):
@@ -257,17 +256,16 @@ def _record(ledger: Ledger, ep: PlannedEpisode, res: dict[str, Any], out: Path) 
     entry = ledger.get(ep.id)
     assert entry is not None
     if "record" in res:
-        rec = res["record"]
-        cost = float((rec.get("cost") or {}).get("total_cost") or 0.0)
+        rec = RunRecord.parse(res["record"], f"episode {ep.id}")
+        cost = rec.cost.total_cost or 0.0
         _write_run_dir(out, ep.id, res.get("files") or {})
-        fields = {"exit_status": rec.get("exit_status"), "spent": float(entry.get("spent") or 0.0) + cost,
-                  "wall_s": (rec.get("timings") or {}).get("wall_s"), "best_score": rec.get("best_score"),
-                  "host": res.get("host")}
+        fields = {"exit_status": rec.exit_status, "spent": float(entry.get("spent") or 0.0) + cost,
+                  "wall_s": rec.timings.wall_s, "best_score": rec.best_score, "host": res.get("host")}
+        status = f"{rec.exit_status} ({rec.error})" if rec.error else rec.exit_status
         if res.get("infra"):
-            ledger.update(ep.id, state="failed", infra=True, cause=f"infrastructure: {rec.get('exit_status')}",
-                          **fields)
-        elif str(rec.get("exit_status") or "").startswith("unknown_error"):
-            ledger.update(ep.id, state="failed", infra=False, cause=rec.get("exit_status"), **fields)
+            ledger.update(ep.id, state="failed", infra=True, cause=f"infrastructure: {status}", **fields)
+        elif rec.exit_status == UNKNOWN_ERROR:
+            ledger.update(ep.id, state="failed", infra=False, cause=status, **fields)
         else:
             ledger.update(ep.id, state="done", cause=None, infra=False, **fields)
     else:

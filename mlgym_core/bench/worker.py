@@ -14,19 +14,19 @@ import time
 from pathlib import Path
 from typing import Any
 
+from ..records import UNKNOWN_ERROR, RunRecord
+
 INFRA_STATUSES = ("early_exit", "interrupted")
 INFRA_ERRORS = ("SandboxError", "ShellDied", "OSError", "ConnectionError", "TimeoutError", "BrokenPipeError",
                 "DockerException", "APIError")
 
 
-def infra_status(exit_status: str) -> bool:
-    """Whether an episode's exit status says the infrastructure failed (not the agent)."""
-    if exit_status in INFRA_STATUSES:
+def infra_status(record: RunRecord) -> bool:
+    """Whether an episode's record says the infrastructure failed (not the agent): the sandbox failed,
+    the episode was interrupted, or the run crashed with an error of the infrastructure."""
+    if record.exit_status in INFRA_STATUSES:
         return True
-    if exit_status.startswith("unknown_error ("):
-        kind = exit_status[len("unknown_error ("):].split(":", 1)[0]
-        return kind in INFRA_ERRORS
-    return False
+    return record.exit_status == UNKNOWN_ERROR and (record.error or "").split(":", 1)[0] in INFRA_ERRORS
 
 
 def init_worker(driver_pid: int | None = None) -> None:
@@ -120,7 +120,7 @@ def run_job(job: dict[str, Any], spend_handle: dict[str, Any] | None = None,
         record = run_episode(spec, on_step=on_step, wrap_model=wrap)
         out["record"] = record
         out["files"] = _files(Path(record["run_dir"]))
-        out["infra"] = infra_status(str(record.get("exit_status") or ""))
+        out["infra"] = infra_status(RunRecord.parse(record, f"episode {eid}"))
     except KeyboardInterrupt:
         out.update(error="interrupted", infra=True)
     except MlgymError as exc:
