@@ -35,16 +35,10 @@ class EchoAgent:
     def __init__(self, **_options):
         pass
 
-    def run(self, episode):
-        from mlgym_core.protocols import ModelError
+    def run(self, episode):  # core meters the calls and ends the episode on a model error
         messages = [{"role": "user", "content": episode.observation}]
         while not episode.done:
-            try:
-                c = episode.model.complete(messages)
-            except ModelError as exc:
-                episode.step(exc.exit_action)
-                return
-            episode.add_usage(c.input_tokens, c.output_tokens, c.cost)
+            c = episode.model.complete(messages)
             obs = episode.step(c.content)[0]
             messages += [{"role": "assistant", "content": c.content}, {"role": "user", "content": obs}]
 

@@ -351,3 +351,11 @@ def test_tool_calling_agent_edit_call(server, tmp_path):
     schema = {t["function"]["name"]: t["function"] for t in srv.requests[0]["tools"]}["edit"]["parameters"]
     assert schema["required"] == ["start_line", "end_line", "replacement_text"]
     assert schema["properties"]["start_line"]["type"] == "integer"
+
+
+def test_cost_limit_is_a_run_option_not_an_agent_option():
+    from mlgym_core import ConfigError
+    from mlgym_agents.react import DefaultAgent
+
+    with pytest.raises(ConfigError, match="--cost-limit"):
+        DefaultAgent(cost_limit=1.0)
