@@ -25,7 +25,8 @@ from .errors import (
 )
 from .hookspecs import hookimpl, hookspec
 from .progress import notify
-from .protocols import Agent, Completion, ContextWindowError, CostLimitError, ModelBackend, ModelError
+from .exits import ExitAction
+from .protocols import Agent, Completion, ContextWindowError, CostLimitError, Episode, ModelBackend, ModelError, Usage
 from .sandbox import WORKSPACE, GradeConfig, GradeResult, Runtime, Sandbox, SandboxConfig
 from .shell import ShellDied, ShellResult
 from .specs import (
@@ -71,6 +72,7 @@ __all__ = [
     "load_datasets", "load_tasks", "make_task", "memory_limit_bytes", "metrics", "model_backends", "notify",
     "passwd_files", "price_for", "proc_start", "reap_local", "register_envs", "runtimes", "sandbox_uids", "tasks",
     "tools", "worker_lib",
+    "Episode", "ExitAction", "Usage",  # the agent-side contract
 ]
 
 from .registry import (  # noqa: E402
