@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 PY=${PYTHON:-python3}
-export PYTHON="$PY"   # the plugins' ci/setup.sh install into the same interpreter
+export PYTHON="$PY"   # the plugins' ci/setup.sh (what pip cannot install) see the same interpreter
 
 say() { printf '\033[1m[setup]\033[0m %s\n' "$*"; }
 
@@ -27,11 +27,11 @@ say "python packages"
 for p in plugins/*/; do
   name=$(basename "$p")
   if [ -f "$p/ci/setup.sh" ]; then
-    say "plugin $name: dependencies"
+    say "plugin $name: what pip cannot install"
     bash "$p/ci/setup.sh"
   fi
-  say "plugin $name"
-  "$PY" -m pip install -q -e "$p"
+  say "plugin $name, with its [test] extra"
+  "$PY" -m pip install -q -e "${p%/}[test]"
 done
 
 say "installed into $("$PY" -c 'import sys; print(sys.prefix)')"

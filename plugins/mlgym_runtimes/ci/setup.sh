@@ -1,9 +1,8 @@
 #!/usr/bin/env bash
-# Third-party deps of mlgym-runtimes (Docker engine, debootstrap, docker SDK) and of
-# `mlgym bench --executor ray` (Ray). Idempotent. A failure here only makes the docker/Ray
-# tests skip (they say why), so it never stops CI.
+# What pip cannot install for mlgym-runtimes: the Docker engine and debootstrap (apt). Its Python
+# dependencies (docker SDK; Ray for `mlgym bench --executor ray`) are in pyproject ([test] extra).
+# Idempotent. A failure here only makes the docker tests skip (they say why), so it never stops CI.
 set -u
-PY=${PYTHON:-python3}
 say() { echo "[mlgym-runtimes setup] $*"; }
 if ! command -v dockerd >/dev/null || ! command -v debootstrap >/dev/null; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
@@ -13,6 +12,4 @@ if ! command -v dockerd >/dev/null || ! command -v debootstrap >/dev/null; then
         say "warning: not root or no apt-get: install docker.io and debootstrap by hand for the docker tests"
     fi
 fi
-"$PY" -c "import docker" 2>/dev/null || "$PY" -m pip install -q "docker>=7.0" || say "warning: pip install docker failed"
-"$PY" -c "import ray" 2>/dev/null || "$PY" -m pip install -q "ray>=2.9" || say "warning: pip install ray failed: Ray tests will skip"
 exit 0
