@@ -92,20 +92,31 @@ def test_check_run_passes_for_their_task_and_reports_the_broken_pack(installed):
     assert len(fails) == 1 and "plugin 'acme_broken'" in fails[0] and "hiden_files" in fails[0]
 
 
-def test_their_agent_runs_their_task_end_to_end_metered(installed):
-    (installed / "replies.json").write_text(json.dumps(["echo 7 > answer.txt", "validate", "submit"]))
-    res = mlgym(installed, "run", "--task", "acmeGuess", "--agent", "one-line", "--model",
-                "scripted:replies.json", "--output", "runs")
+def _run(root: Path, name: str, replies: list, *extra: str) -> dict:
+    (root / f"{name}.json").write_text(json.dumps(replies))
+    res = mlgym(root, "run", "--task", "acmeGuess", "--agent", "one-line", "--model", f"scripted:{name}.json",
+                "--output", name, *extra)
     assert res.returncode == 0, res.stderr
-    (run_json,) = (installed / "runs").rglob("run.json")
-    run = json.loads(run_json.read_text())
+    (run_json,) = (root / name).rglob("run.json")
+    return json.loads(run_json.read_text())
+
+
+def test_their_agent_runs_their_task_end_to_end_metered(installed):
+    replies = [{"content": c, "cost": 0.25} for c in ("echo 7 > answer.txt", "validate", "submit")]
+    run = _run(installed, "good", replies)
     assert (run["task"]["plugin"], run["task"]["plugin_version"], run["agent"]) == (
         "acme_tasks", "1.0.0", "acme_agent/one-line")
     assert run["exit_status"] == "submitted" and run["scores"][-1] == {"Error": 0.0}  # the secret is 7
-    # core metered the agent's three model calls (the scripted model counts words and costs nothing)
+    # core metered the agent's three model calls; the agent counts nothing itself
     cost = run["cost"]
-    assert cost["api_calls"] == 3 and cost["tokens_received"] == 6 and cost["tokens_sent"] > 0
-    assert cost["total_cost"] == 0.0
+    assert (cost["api_calls"], cost["total_cost"], cost["tokens_received"]) == (3, 0.75, 6)
+    assert cost["tokens_sent"] > 0
+
+
+def test_their_agent_is_held_to_the_cost_limit(installed):
+    run = _run(installed, "costly", [{"content": "echo 7 > answer.txt", "cost": 0.6}] * 5, "--cost-limit", "1")
+    assert run["exit_status"] == "autosubmission (exit_cost)"
+    assert run["cost"]["api_calls"] == 2 and run["cost"]["total_cost"] == 1.2  # the second call crossed it
 
 
 def test_the_broken_pack_changes_nothing_for_the_others(installed):
