@@ -10,6 +10,11 @@ from __future__ import annotations
 
 import ast
 import json
+import os
+import re
+import subprocess
+import sys
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -185,3 +190,45 @@ def test_recorded_episode_implements_the_protocol():
     missing = [m for m in MEMBERS if not hasattr(RecordedEpisode, m)]
     # attributes set in __init__ (observation, done, tools ...) are checked on a live episode above
     assert set(missing) <= set(Episode.__annotations__)
+
+
+# -- the guide builds a working agent -----------------------------------------------------------------
+GUIDE = REPO / "docs" / "writing-an-agent.md"
+FENCE = re.compile(r"^```(\w*)\n(.*?)^```", re.S | re.M)
+
+
+def guide_files() -> dict[str, str]:
+    """The files docs/writing-an-agent.md shows: pyproject.toml, and each Python block by the path
+    in its first line (``# acme_agent/agent.py``)."""
+    files = {}
+    for lang, body in FENCE.findall(GUIDE.read_text(encoding="utf-8")):
+        first = body.splitlines()[0] if body.strip() else ""
+        if lang == "toml":
+            files["pyproject.toml"] = body
+        elif lang == "python" and first.startswith("# ") and first.endswith(".py"):
+            files[first[2:]] = body
+    return files
+
+
+def test_the_guide_builds_an_agent_whose_own_tests_pass(tmp_path):
+    """The guide's files, installed as a distribution (its entry point from its pyproject.toml), pass
+    the guide's own tests: conformance, and an episode end to end with cost metered."""
+    files = guide_files()
+    assert set(files) == {"pyproject.toml", "acme_agent/plugin.py", "acme_agent/agent.py", "tests/test_plugin.py"}
+    project = tmp_path / "acme_agent"
+    for rel, body in files.items():
+        (project / rel).parent.mkdir(parents=True, exist_ok=True)
+        (project / rel).write_text(body)
+    (project / "acme_agent" / "__init__.py").write_text('__version__ = "1.0.0"\n')
+    meta = tomllib.loads(files["pyproject.toml"])["project"]
+    info = project / f"{meta['name'].replace('-', '_')}-{meta['version']}.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {meta['name']}\nVersion: {meta['version']}\n")
+    eps = meta["entry-points"]["mlgym"]
+    (info / "entry_points.txt").write_text("[mlgym]\n" + "".join(f"{k} = {v}\n" for k, v in eps.items()))
+    env = dict(os.environ, MLGYM_STRICT_PLUGINS="1", MLGYM_LOAD_PLUGINS=",".join(eps),
+               PYTHONPATH=os.pathsep.join(p for p in (str(project), os.environ.get("PYTHONPATH", "")) if p))
+    r = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_plugin.py"],
+                       cwd=project, env=env, capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-2000:]
+    assert "2 passed" in r.stdout

@@ -25,10 +25,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from mlgym_core import notify
-from mlgym_core.errors import ConfigError
-from mlgym_core.pricing import price_for
-from mlgym_core.protocols import Completion, ContextWindowError, ModelError
+from mlgym_core import Completion, ConfigError, ContextWindowError, ModelError, notify, price_for
 
 from .tokens import context_window_for
 
