@@ -21,6 +21,8 @@ from .actions import DEFAULT_SHORT_TIMEOUT, EXIT_ACTIONS, LONG_COMMANDS, clean_o
 from .background import drain_cleaner, prestarter, teardown
 from .errors import ConfigError, EvaluationFormatError, MlgymError, SandboxError, SubmissionNotFoundError
 from .grading import grade
+from .records import best_of
+from .run_options import DEFAULT_MAX_STEPS
 from .sandbox import WORKSPACE, SandboxConfig
 from .services import start_services, wants_services
 from .shell import ShellDied
@@ -44,7 +46,7 @@ class MLGymEnv(gym.Env[str, str]):
 
     metadata = {"render_modes": []}
 
-    def __init__(self, task: str | TaskSpec, runtime: Any = "local", max_steps: int = 50, *,
+    def __init__(self, task: str | TaskSpec, runtime: Any = "local", max_steps: int = DEFAULT_MAX_STEPS, *,
                  scale: str = "default", tools: Sequence[str] | None = None, tool_options: dict | None = None,
                  short_timeout: float | None = None, training_timeout: float | None = None,
                  output_cap: int = 100_000, devices: Sequence[str] = (), workspace_from: str | Path | None = None,
@@ -291,7 +293,7 @@ class MLGymEnv(gym.Env[str, str]):
         if self.best is None:
             self.best = value
             return 0.0
-        gain = (value - self.best) if self.spec_task.higher_is_better else (self.best - value)
+        gain = abs(best_of((value, self.best), self.spec_task.higher_is_better) - self.best)  # 0 unless better
         if gain > 0 and gain >= self.reward_noise:  # a smaller gain is evaluator noise: no reward, best kept
             self.best = value
             return gain

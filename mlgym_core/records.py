@@ -306,6 +306,8 @@ class RunRecord(_Part):
     warnings: list[str] = Field(default_factory=list)
     resources: dict[str, Any] | None = None
     model_calls: list[ModelCall] = Field(default_factory=list)
+    notes: list[str] = Field(default_factory=list)
+    """What the agent noted for the record during the episode."""
 
     model_config = ConfigDict(extra="allow", populate_by_name=True)
 

@@ -16,7 +16,10 @@ from .datacache import check_available
 from .env import MLGymEnv
 from .episode import RecordedEpisode, agent_tool_groups, warn
 from .errors import ConfigError
-from .records import redact_secrets, write_json
+from .exits import INTERRUPTED, unknown_error
+from .records import (ModelCall, RunRecord, TaskRef, Timings, Usage, best_of, metric_values, redact_secrets,
+                      split_status, write_json)
+from .run_options import DEFAULT_MAX_STEPS, DEFAULT_RUNTIME, DEFAULT_SCALE, DEFAULT_SEED
 
 
 class RunSpec(BaseModel):
@@ -26,10 +29,11 @@ class RunSpec(BaseModel):
     task: str
     agent: str
     model: str | None = None
-    runtime: str = "local"
-    max_steps: int = 50
-    seed: int = 42
-    scale: str = "default"
+    runtime: str = DEFAULT_RUNTIME
+    max_steps: int = DEFAULT_MAX_STEPS
+    seed: int = DEFAULT_SEED
+    scale: str = DEFAULT_SCALE
+    """The scale as given; :func:`run_episode` resolves ``default`` from the task spec before anything else."""
     output: str = "runs"
     run_name: str | None = None
     workspace_from: str | None = None
@@ -67,7 +71,8 @@ class _Interrupted(BaseException):
 
 def run_episode(spec: RunSpec, *, env: MLGymEnv | None = None, on_step: Any = None,
                 wrap_model: Any = None) -> dict[str, Any]:
-    """Run one episode; write ``<taskId>.traj``, ``results.json`` and ``run.json``; return run.json.
+    """Run one episode; write ``<taskId>.traj``, ``results.json`` and ``run.json`` (a :class:`RunRecord`);
+    return run.json's object with ``run_dir`` added.
 
     ``wrap_model(model)``, when given, returns the object the agent calls instead of the backend
     (``mlgym bench`` enforces its total cost limit this way).
@@ -98,26 +103,23 @@ def run_episode(spec: RunSpec, *, env: MLGymEnv | None = None, on_step: Any = No
     traj_path = run_dir / f"{task_spec.id}.traj"
     started = _dt.datetime.now(_dt.timezone.utc)
     t0 = time.perf_counter()
-    record: dict[str, Any] = {
-        "schema": "mlgym-run/1", "run_name": run_dir.name,
-        "method": agent_spec.name if not spec.model else f"{agent_spec.name}:{spec.model}",
-        "task": {"id": task_spec.id, "qualified_id": task_spec.qualified, "version": task_spec.version,
-                 "plugin": task_spec.plugin, "plugin_version": task_spec.plugin_version,
-                 "metric": task_spec.metric, "higher_is_better": task_spec.higher_is_better},
-        "agent": agent_spec.qualified, "model": spec.model, "runtime": spec.runtime, "isolation": None,
-        "seed": spec.seed, "max_steps": spec.max_steps, "scale": spec.scale, "exit_status": "",
-        "scores": [], "baseline": baseline, "steps": 0,
-        "timings": {"started": started.isoformat(), "ended": None, "wall_s": None},
-        "cost": {}, "versions": {"mlgym-core": __version__, task_spec.plugin: task_spec.plugin_version,
-                                 agent_spec.plugin: agent_spec.plugin_version},
-        "spec": redact_secrets(spec.model_dump(mode="json")), "warnings": [],  # keys stay in memory only
-    }
-    write_json(run_dir / "run.json", record)
+    record = RunRecord(
+        run_name=run_dir.name, method=agent_spec.name if not spec.model else f"{agent_spec.name}:{spec.model}",
+        task=TaskRef(id=task_spec.id, qualified_id=task_spec.qualified, version=task_spec.version,
+                     plugin=task_spec.plugin, plugin_version=task_spec.plugin_version, metric=task_spec.metric,
+                     higher_is_better=task_spec.higher_is_better),
+        agent=agent_spec.qualified, model=spec.model, runtime=spec.runtime, seed=spec.seed,
+        max_steps=spec.max_steps, scale=spec.scale, baseline=baseline, steps=0,
+        timings=Timings(started=started.isoformat()),
+        versions={"mlgym-core": __version__, task_spec.plugin: task_spec.plugin_version,
+                  agent_spec.plugin: agent_spec.plugin_version},
+        spec=redact_secrets(spec.model_dump(mode="json")))  # keys stay in memory only
+    record.write(run_dir)
     own_env = env is None
     if env is None:
         agent_tools, tools_warning = agent_tool_groups(agent_spec, spec.agent_options.get("tools"))
         if tools_warning:
-            record["warnings"].append(tools_warning)
+            record.warnings.append(tools_warning)
             warn(tools_warning)
         env = MLGymEnv(task_spec, runtime=spec.runtime, max_steps=spec.max_steps, scale=spec.scale,
                        tools=agent_tools, short_timeout=spec.short_timeout,
@@ -140,31 +142,34 @@ def run_episode(spec: RunSpec, *, env: MLGymEnv | None = None, on_step: Any = No
     stop_log = log_to(run_dir / "run.log")  # service tracebacks and library warnings, not the terminal
     try:
         episode.observation, reset_info = env.reset(seed=spec.seed)
-        record["isolation"] = env.isolation
+        # what the environment uses, resolved (a given env may differ from the spec)
+        record.max_steps, record.scale = env.max_steps, env.task.scale
+        record.short_timeout, record.training_timeout = env.short_timeout, env.training_timeout
+        record.isolation = env.isolation
         envelope = getattr(env.sandbox, "envelope", None)  # the local runtime's resource envelope
-        record["resources"] = envelope.record() if envelope is not None else None
+        record.resources = envelope.record() if envelope is not None else None
         if env.isolation == "none":
-            record["warnings"].append("bwrap is not installed: commands ran without isolation")
-        record["timings"]["reset_s"] = reset_info["timings"]["reset_s"]
+            record.warnings.append("bwrap is not installed: commands ran without isolation")
+        record.timings.reset_s = reset_info["timings"]["reset_s"]
         for h in env.history:  # a resumed episode: its trajectory starts with the snapshot's steps
             episode.traj["trajectory"].append({"action": h["action"], "observation": h["observation"],
                                                "response": "", "state": "", "thought": "", "execution_time": 0.0})
         episode.writer.write(episode.traj)
         episode.drive(agent)  # ends the episode if the agent did not
     except (KeyboardInterrupt, _Interrupted) as exc:
-        env.exit_status = env.exit_status or "interrupted"
+        env.exit_status = env.exit_status or INTERRUPTED
         error = exc
     except Exception as exc:
-        record["warnings"].append(f"{type(exc).__name__}: {exc}")
-        record["error"] = f"{type(exc).__name__}: {exc}"  # the run crashed: not an agent's exit status
+        record.warnings.append(f"{type(exc).__name__}: {exc}")
+        record.error = split_status(unknown_error(exc))[1]  # the run crashed: not an agent's exit status
         error = exc
         if not episode.done and env.sandbox is not None:
             try:  # the agent crashed: autosubmit as MLGym does for a runtime error
                 episode.step("exit_error")
             except Exception as exc2:
-                record["warnings"].append(f"autosubmission failed: {type(exc2).__name__}: {exc2}")
+                record.warnings.append(f"autosubmission failed: {type(exc2).__name__}: {exc2}")
         if not env.exit_status:
-            env.exit_status = f"unknown_error ({type(exc).__name__}: {exc})"
+            env.exit_status = unknown_error(exc)
     finally:
         if prev is not None:
             signal.signal(signal.SIGTERM, prev)
@@ -175,22 +180,22 @@ def run_episode(spec: RunSpec, *, env: MLGymEnv | None = None, on_step: Any = No
         reason = episode.traj["info"].get("exit_reason")
         if not reason and error is not None and not isinstance(error, (KeyboardInterrupt, _Interrupted)):
             reason = f"{type(error).__name__}: {error}"
-        record.update(exit_status=env.exit_status, exit_reason=reason, scores=scores,
-                      steps=len(episode.traj["trajectory"]), cost=dict(episode.stats),
-                      model_calls=episode.model_calls, notes=episode.notes)
-        record["warnings"].extend(str(w) for w in (getattr(model, "warnings", None) or ()))
-        record["timings"].update(ended=ended.isoformat(), wall_s=round(time.perf_counter() - t0, 3))
-        metric = task_spec.metric
-        vals = [s[metric] for s in scores if metric in s]
-        if vals:
-            record["best_score"] = max(vals) if task_spec.higher_is_better else min(vals)
-            record["last_score"] = vals[-1]
+        status, text = split_status(env.exit_status)  # the .traj keeps MLGym's string; run.json the constant
+        record.exit_status, record.exit_reason = status, reason or (text if record.error is None else None)
+        record.scores, record.steps = scores, len(episode.traj["trajectory"])
+        record.cost = Usage.model_validate(episode.stats)
+        record.model_calls = [ModelCall.model_validate(c) for c in episode.model_calls]
+        record.notes = episode.notes
+        record.warnings.extend(str(w) for w in (getattr(model, "warnings", None) or ()))
+        record.timings.ended, record.timings.wall_s = ended.isoformat(), round(time.perf_counter() - t0, 3)
+        vals = metric_values(scores, task_spec.metric)
+        record.best_score = best_of(vals, task_spec.higher_is_better)
+        record.last_score = vals[-1] if vals else None
         write_json(run_dir / "results.json", {"agent": scores, "baseline": baseline})
-        write_json(run_dir / "run.json", record)
+        record.write(run_dir)
         if own_env:
             env.close()
         stop_log()
-    record["run_dir"] = str(run_dir)
     if isinstance(error, (KeyboardInterrupt, _Interrupted)):
         raise KeyboardInterrupt from None
-    return record
+    return {**record.to_json(), "run_dir": str(run_dir)}

@@ -13,6 +13,9 @@ from pathlib import Path
 
 import pytest
 
+from mlgym_core.records import RunRecord, split_status
+from mlgym_core.registry import get_task
+
 from .conftest import REPO, needs_games
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -41,10 +44,16 @@ def check_records(run_dir: Path, task: str) -> tuple[dict, dict, dict]:
     for st in traj["trajectory"]:
         assert set(st) == TRAJ_STEP_KEYS
     assert set(results) == {"agent", "baseline"} and results["agent"] == traj["info"]["score"]
-    assert run["schema"] == "mlgym-run/1" and run["task"]["id"] == task
-    assert run["exit_status"] == traj["info"]["exit_status"] and run["scores"] == results["agent"]
-    for key in ("runtime", "isolation", "seed", "timings", "cost", "versions", "spec", "method"):
+    assert run["schema"] == "mlgym-run/2" and run["task"]["id"] == task
+    # the trajectory keeps MLGym's status string; run.json its constant, the error text apart
+    assert run["exit_status"] == split_status(traj["info"]["exit_status"])[0] and run["scores"] == results["agent"]
+    for key in ("runtime", "isolation", "seed", "timings", "cost", "versions", "spec", "method", "error"):
         assert key in run
+    # resolved values: the scale that ran and its baseline, the step budget and timeouts the environment used
+    spec = get_task(task)
+    assert run["scale"] in spec.scales and run["baseline"] == spec.baseline_for(run["scale"]) == results["baseline"]
+    assert run["max_steps"] >= 1 and run["short_timeout"] > 0 and run["training_timeout"] > 0
+    assert RunRecord.read(run_dir / "run.json").to_json() == run  # the typed record reads back what it wrote
     return traj, results, run
 
 

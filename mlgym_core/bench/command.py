@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from ..cli import POSITIVE_INT
+from ..run_options import run_options
 
 
 def _csv(value: str | None) -> tuple[str, ...]:
@@ -31,11 +31,7 @@ def _csv(value: str | None) -> tuple[str, ...]:
               "model call.")
 @click.option("--cost-limit", type=float, default=None, help="USD per episode.")
 @click.option("--resume", is_flag=True, help="Continue the bench in --output (re-running the command does too).")
-@click.option("--runtime", default="local", show_default=True)
-@click.option("--max-steps", default=50, show_default=True, type=POSITIVE_INT)
-@click.option("--seed", default=42, show_default=True, type=int, help="Seed of run 0; run k uses seed+k.")
-@click.option("--scale", default="default", show_default=True)
-@click.option("--option", "-o", "options", multiple=True, help="Agent option KEY=VALUE (value as YAML).")
+@run_options
 @click.option("--ray-address", default=None, help="Ray cluster address (default: $RAY_ADDRESS, else a local Ray).")
 @click.option("--retries", type=click.IntRange(min=0), default=1, show_default=True,
               help="In-run retries of an episode lost to an infrastructure failure.")
@@ -51,7 +47,7 @@ def bench(tasks: str, agents: str, models: str | None, runs: int, output: Path, 
     """Run tasks x agents x models x runs episodes with a ledger; safe to interrupt and resume."""
     from rich.console import Console
 
-    from ..cli import _parse_options
+    from ..run_options import parse_options
     from .driver import run_bench
     from .plan import BenchConfig
 
@@ -60,7 +56,7 @@ def bench(tasks: str, agents: str, models: str | None, runs: int, output: Path, 
                       output=output, executor=executor, workers=workers or (1 if executor == "local" else 0),
                       gpus=_csv(gpus), gpus_per_run=gpus_per_run, total_cost_limit=total_cost_limit,
                       cost_limit=cost_limit, runtime=runtime, max_steps=max_steps, seed=seed, scale=scale,
-                      agent_options=_parse_options(options), ray_address=ray_address, retries=retries)
+                      agent_options=parse_options(options), ray_address=ray_address, retries=retries)
     try:
         s = run_bench(cfg, resume=resume, console=console, show_progress=not no_progress, report=not no_report,
                       html=html)

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
+from ..run_options import DEFAULT_MAX_STEPS, DEFAULT_RUNTIME, DEFAULT_SCALE, DEFAULT_SEED
 
 
 @dataclass(frozen=True)
@@ -23,10 +24,10 @@ class BenchConfig:
     gpus_per_run: int | None = None
     total_cost_limit: float | None = None
     cost_limit: float | None = None
-    runtime: str = "local"
-    max_steps: int = 50
-    seed: int = 42
-    scale: str = "default"
+    runtime: str = DEFAULT_RUNTIME
+    max_steps: int = DEFAULT_MAX_STEPS
+    seed: int = DEFAULT_SEED
+    scale: str = DEFAULT_SCALE
     agent_options: dict[str, Any] = field(default_factory=dict)
     ray_address: str | None = None
     retries: int = 1
