@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from .errors import MlgymError
+from .run_options import POSITIVE_INT, KeyValues, episode_options, parse_options
 
 ENV_HELP = """
 \b
@@ -203,87 +204,6 @@ def _baseline_table(rows: list[Any]) -> None:
     Console(width=200 if not sys.stdout.isatty() else None).print(t)
 
 
-class _PositiveInt(click.ParamType):
-    """An integer of at least 1; a bad value is one line (``mlgym: error: ...``), not a usage screen."""
-
-    name = "integer"
-
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
-        try:
-            n = value if isinstance(value, int) and not isinstance(value, bool) else int(str(value).strip())
-        except ValueError:
-            n = 0
-        if n < 1:
-            flag = param.opts[0] if param is not None and param.opts else "value"
-            raise MlgymError(f"{flag} must be a positive integer, got {value!r}")
-        return n
-
-
-POSITIVE_INT = _PositiveInt()
-
-
-class _KeyValues(click.Option):
-    """A repeatable KEY=VALUE option that also takes several pairs after one flag.
-
-    ``--model-option base_url=URL api_key=KEY`` is ``--model-option base_url=URL --model-option api_key=KEY``;
-    the pairs end at the next word that starts with ``-`` or has no ``=``.
-    """
-
-    def add_to_parser(self, parser: Any, ctx: click.Context) -> None:
-        super().add_to_parser(parser, ctx)
-        for name in self.opts:
-            opt = parser._long_opt.get(name) or parser._short_opt.get(name)
-            if opt is None:
-                continue
-            one = opt.process
-
-            def process(value: Any, state: Any, one: Any = one) -> None:
-                one(value, state)
-                while state.rargs and "=" in state.rargs[0] and not state.rargs[0].startswith("-"):
-                    one(state.rargs.pop(0), state)
-
-            opt.process = process
-
-
-def _common_run_options(f: Any) -> Any:
-    opts = [
-        click.option("--task", "task", required=True, help="Task id (or plugin/id)."),
-        click.option("--runtime", default="local", show_default=True),
-        click.option("--max-steps", default=50, show_default=True, type=POSITIVE_INT),
-        click.option("--seed", default=42, show_default=True, type=int),
-        click.option("--scale", default="default", show_default=True, help="smoke | full | default"),
-        click.option("--output", default="runs", show_default=True, type=click.Path(file_okay=False)),
-        click.option("--workspace-from", type=click.Path(exists=True, file_okay=False),
-                     help="Lay the files of this folder over the starter files."),
-        click.option("--option", "-o", "options", multiple=True, cls=_KeyValues,
-                     help="Agent option KEY=VALUE (value as YAML); repeat it or give several pairs."),
-        click.option("--short-timeout", type=float, default=None, help="Seconds for ordinary commands (25)."),
-        click.option("--training-timeout", type=float, default=None, help="Seconds for python/torchrun commands."),
-        click.option("--devices", default=None,
-                     help="GPU ids for the episode, e.g. 0,1 (default: the first ones the task asks for, if any)."),
-    ]
-    for o in reversed(opts):
-        f = o(f)
-    return f
-
-
-def _parse_options(options: tuple[str, ...], flag: str = "--option") -> dict[str, Any]:
-    import yaml
-
-    out: dict[str, Any] = {}
-    for o in options:
-        k, sep, v = o.partition("=")
-        if not sep:
-            raise MlgymError(f"{flag} {o!r}: expected KEY=VALUE")
-        try:
-            out[k.strip()] = yaml.safe_load(v)
-        except yaml.YAMLError as exc:  # the value is not echoed: it may be a key
-            why = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-            raise MlgymError(f"{flag} {k.strip()}: the value is not valid YAML ({why}); quote it to pass a "
-                             "string") from None
-    return out
-
-
 def _do_run(spec: Any) -> None:
     from .progress import RunProgress, outcome, print_summary
     from .run import run_episode
@@ -304,11 +224,11 @@ def _do_run(spec: Any) -> None:
 
 
 @cli.command("run")
-@_common_run_options
+@episode_options
 @click.option("--agent", required=True, help="Agent name (mlgym list agents).")
 @click.option("--model", default=None, help="BACKEND:NAME, e.g. openai:gpt-4o or scripted:replies.json.")
 @click.option("--cost-limit", type=float, default=None, help="Per-episode cost limit in USD.")
-@click.option("--model-option", "model_options", multiple=True, cls=_KeyValues,
+@click.option("--model-option", "model_options", multiple=True, cls=KeyValues,
               help="Model backend option KEY=VALUE (value as YAML), e.g. temperature=0.2; repeat it or give "
                    "several pairs: --model-option base_url=URL api_key=KEY.")
 @click.option("--resume-from", type=click.Path(exists=True, file_okay=False), default=None,
@@ -321,15 +241,15 @@ def run_cmd(task: str, agent: str, model: str | None, runtime: str, max_steps: i
     from .run import RunSpec
 
     _do_run(RunSpec(task=task, agent=agent, model=model, runtime=runtime, max_steps=max_steps, seed=seed,
-                    scale=scale, output=output, workspace_from=workspace_from, agent_options=_parse_options(options),
+                    scale=scale, output=output, workspace_from=workspace_from, agent_options=parse_options(options),
                     short_timeout=short_timeout, training_timeout=training_timeout, cost_limit=cost_limit,
-                    model_options=_parse_options(model_options, "--model-option"), devices=_devices(task, devices),
+                    model_options=parse_options(model_options, "--model-option"), devices=_devices(task, devices),
                     resume_from=str(Path(resume_from).resolve()) if resume_from else None))
 
 
 @cli.command("replay")
 @click.argument("trajectory", type=click.Path(exists=True, dir_okay=False))
-@_common_run_options
+@episode_options
 @click.option("--until", type=POSITIVE_INT, default=None,
               help="Stop after N steps and keep the episode in RUN_DIR/snapshot (mlgym run --resume-from).")
 def replay_cmd(trajectory: str, task: str, runtime: str, max_steps: int, seed: int, scale: str, output: str,
@@ -338,7 +258,7 @@ def replay_cmd(trajectory: str, task: str, runtime: str, max_steps: int, seed: i
     """Re-execute the actions of a trajectory (ours or MLGym's) in a fresh episode."""
     from .run import RunSpec
 
-    opts = _parse_options(options)
+    opts = parse_options(options)
     opts["trajectory"] = str(Path(trajectory).resolve())
     if until is not None:
         opts["until"] = until
