@@ -13,7 +13,7 @@ AGENTS = list(plugin.register_agents())
 
 
 def test_hooks_return_the_agents_and_the_backend():
-    assert {a.name for a in AGENTS} == {"default", "tool-calling"} and all(isinstance(a, AgentSpec) for a in AGENTS)
+    assert {"default", "tool-calling"} <= {a.name for a in AGENTS} and all(isinstance(a, AgentSpec) for a in AGENTS)
     (backend,) = plugin.register_model_backends()
     assert isinstance(backend, ModelBackendSpec) and backend.name == "openai"
     check_model_backend(backend)
@@ -27,9 +27,9 @@ def test_agent_passes_conformance(agent):
 def test_plugin_conformance():
     """Loaded through its entry point; registering imports neither the openai client nor httpx."""
     report = check_plugin("agents", heavy=("openai", "httpx"))
-    assert report.items == {"agents": ["default", "tool-calling"], "models": ["openai"]}
+    assert report.items["agents"] == [a.name for a in AGENTS] and report.items["models"] == ["openai"]
 
 
 def test_listed_by_cli():
     row = next(p for p in list_plugins_json() if p["name"] == "agents")
-    assert row["status"] == "ok" and row["provides"] == {"agents": 2, "models": 1}
+    assert row["status"] == "ok" and row["provides"] == {"agents": len(AGENTS), "models": 1}
