@@ -78,7 +78,8 @@ class Manager:
             self.pm.unregister(plugin)  # pluggy allows re-registering the name later (tests do)
         spec_error = isinstance(exc, PluginSpecError)  # it names the plugin and the hook already
         rec.status = "error"
-        rec.error = (str(exc) if spec_error else f"{type(exc).__name__}: {exc}").splitlines()[0]
+        line = str(exc).removeprefix(f"plugin '{name}' ") if spec_error else f"{type(exc).__name__}: {exc}"
+        rec.error = line.splitlines()[0]
         if os.environ.get("MLGYM_STRICT_PLUGINS", "") not in ("", "0"):
             if spec_error:
                 raise exc
