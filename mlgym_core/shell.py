@@ -16,16 +16,15 @@ from __future__ import annotations
 
 import os
 import re
-import resource
 import secrets
 import select
 import signal
 import subprocess
-import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+
+from .processes import descendants, find_shell, kill_descendants, nofile_soft, raise_nofile_limit, spawn
 
 DEFAULT_OUTPUT_CAP = 100_000
 LAST_ACTION_MAX = 4096
@@ -74,28 +73,6 @@ class ShellDied(Exception):
     pass
 
 
-_SPAWNER: Any = None
-_SPAWNER_LOCK = threading.Lock()
-
-
-def _spawn(argv: Sequence[str], **kwargs: Any) -> subprocess.Popen[bytes]:
-    """Popen, always from a thread that lives as long as the process.
-
-    Linux ties PR_SET_PDEATHSIG (bwrap's --die-with-parent) to the *thread* that forked the
-    child: a sandbox started from a short-lived thread (a user's worker thread, a vector env's
-    step thread) would be killed the moment that thread ends. The main thread and one persistent
-    spawner thread never end while the process runs."""
-    if threading.current_thread() is threading.main_thread():
-        return subprocess.Popen(argv, **kwargs)
-    global _SPAWNER
-    with _SPAWNER_LOCK:
-        if _SPAWNER is None:
-            from concurrent.futures import ThreadPoolExecutor
-
-            _SPAWNER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mlgym-spawn")
-    return _SPAWNER.submit(subprocess.Popen, argv, **kwargs).result()
-
-
 @dataclass
 class Started:
     """A bash process a :class:`ShellTransport` started, as :class:`PersistentShell` drives it.
@@ -128,7 +105,7 @@ class ShellTransport:
         user_soft = raise_nofile_limit()
         rfd, wfd = os.pipe()
         try:
-            proc = _spawn(
+            proc = spawn(
                 shell.argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                 env=shell.env, cwd=shell.cwd, preexec_fn=shell.preexec_fn, start_new_session=True, bufsize=0,
                 pass_fds=(rfd,))
@@ -138,14 +115,14 @@ class ShellTransport:
         finally:
             os.close(rfd)
         # the commands get the caller's soft descriptor limit back (programs using select() need <= 1024)
-        limit = f"ulimit -Sn {user_soft} 2>/dev/null\n" if user_soft < _nofile_soft() else ""
+        limit = f"ulimit -Sn {user_soft} 2>/dev/null\n" if user_soft < nofile_soft() else ""
         return Started(proc, wfd, "" if rfd == 3 else f"3<&{rfd} {rfd}<&-", limit)
 
     def interrupt(self, shell: PersistentShell) -> int:
         """Stop the command that timed out: SIGUSR1 to the session's bash (its trap skips the rest of
         the command), then SIGKILL to every process below it. Returns how many processes were found
         to kill (0: the shell itself is busy, and gets restarted)."""
-        bash = _find_shell(shell.pid, descendants(shell.pid))
+        bash = find_shell(shell.pid, descendants(shell.pid))
         if bash is not None:
             try:
                 os.kill(bash, signal.SIGUSR1)
@@ -375,29 +352,6 @@ def encode_command(text: str) -> bytes:
     return data.replace(b"\0", b"")
 
 
-_USER_NOFILE: int | None = None
-
-
-def _nofile_soft() -> int:
-    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
-
-
-def raise_nofile_limit() -> int:
-    """Raise this process's soft RLIMIT_NOFILE to the hard limit, once (each episode holds a few
-    descriptors: a thousand episodes need more than the usual 1024); return the soft limit it had."""
-    global _USER_NOFILE
-    if _USER_NOFILE is None:
-        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-        _USER_NOFILE = soft
-        target = hard if hard != resource.RLIM_INFINITY else 1 << 20
-        if soft != resource.RLIM_INFINITY and soft < target:
-            try:
-                resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
-            except (ValueError, OSError):
-                pass
-    return _USER_NOFILE
-
-
 _EVAL_LINE = re.compile(r"^[^\n:]*: eval: line (\d+):", re.M)
 
 
@@ -414,81 +368,3 @@ def _int(s: str) -> int:
 
 def _decode(data: bytes) -> str:
     return data.decode("utf-8", errors="replace")
-
-
-def _children_map() -> dict[int, list[int]]:
-    kids: dict[int, list[int]] = {}
-    for name in os.listdir("/proc"):
-        if not name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{name}/stat", "rb") as f:
-                stat = f.read()
-        except OSError:
-            continue
-        rest = stat[stat.rfind(b")") + 2:].split()
-        kids.setdefault(int(rest[1]), []).append(int(name))
-    return kids
-
-
-def descendants(pid: int) -> list[int]:
-    kids = _children_map()
-    out, todo = [], [pid]
-    while todo:
-        p = todo.pop()
-        for c in kids.get(p, ()):
-            out.append(c)
-            todo.append(c)
-    return out
-
-
-def kill_descendants(pid: int, *, exclude_shell: bool) -> int:
-    """SIGKILL every process below ``pid`` except the session's bash; returns how many were found."""
-    procs = descendants(pid)
-    shell = _find_shell(pid, procs) if exclude_shell else None
-    keep = ({shell} | _ancestors_of(shell, pid)) if shell is not None else set()
-    found = len([p for p in procs if p not in keep])
-    for _ in range(3):
-        targets = [p for p in procs if p not in keep]
-        if not targets:
-            break
-        for p in targets:
-            try:
-                os.kill(p, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
-        time.sleep(0.02)
-        procs = descendants(pid)
-    return found
-
-
-def _comm(pid: int) -> str:
-    try:
-        with open(f"/proc/{pid}/comm") as f:
-            return f.read().strip()
-    except OSError:
-        return ""
-
-
-def _find_shell(root: int, procs: list[int]) -> int | None:
-    """The session's bash: ``root`` itself or its first bash descendant (below bwrap/docker)."""
-    if _comm(root) == "bash":
-        return root
-    for p in sorted(procs):
-        if _comm(p) == "bash":
-            return p
-    return None
-
-
-def _ancestors_of(pid: int, root: int) -> set[int]:
-    out: set[int] = set()
-    p = pid
-    while p and p != root:
-        try:
-            with open(f"/proc/{p}/stat", "rb") as f:
-                stat = f.read()
-        except OSError:
-            break
-        p = int(stat[stat.rfind(b")") + 2:].split()[1])
-        out.add(p)
-    return out

@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING
 from ...cgroups import EpisodeCgroup
 from ...etc_files import private_dir
 from ...limits import disk_cap_bytes, env_number, memory_limit_bytes
+from ...processes import kill_descendants
 from ...seccomp import program_file
-from ...shell import kill_descendants
 from .bwrap import RUN_TMPFS_BYTES
 
 if TYPE_CHECKING:

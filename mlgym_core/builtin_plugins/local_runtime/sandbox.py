@@ -13,8 +13,9 @@ from pathlib import Path
 
 from ...leftovers import mark_owner
 from ...privileges import give_to, sandbox_uids
+from ...processes import descendants
 from ...sandbox import AGENT_HOME, TOOLS_DIR, WORKSPACE, SandboxConfig, inside_workspace
-from ...shell import PersistentShell, ShellResult, descendants
+from ...shell import PersistentShell, ShellResult
 from .bwrap import bwrap_argv
 from .envelope import DiskWatch, Envelope
 
