@@ -73,6 +73,7 @@ __all__ = [
     "passwd_files", "price_for", "proc_start", "reap_local", "register_envs", "runtimes", "sandbox_uids", "tasks",
     "tools", "worker_lib",
     "Episode", "ExitAction", "Usage",  # the agent-side contract
+    "RunRecord", "ScoreTable",  # run.json, typed; what a metric's compute() receives (docs/writing-a-metric.md)
 ]
 
 from .registry import (  # noqa: E402
@@ -93,7 +94,8 @@ from .registry import (  # noqa: E402
 )
 
 # name -> module, imported on first use (gymnasium and the environment; the attack catalogue)
-_LAZY = {"MLGymEnv": "mlgym_core.env", "AttackSpec": "mlgym_core.audit.attacks",
+_LAZY = {"MLGymEnv": "mlgym_core.env", "RunRecord": "mlgym_core.records", "ScoreTable": "mlgym_core.report.build",
+         "AttackSpec": "mlgym_core.audit.attacks",
          "attacks": "mlgym_core.audit.attacks", "load_attacks": "mlgym_core.audit.attacks"}
 
 

@@ -351,6 +351,10 @@ def _devices(task: str, devices: str | None) -> tuple[str, ...]:
     return tuple(ids[:want])
 
 
+from .audit.command import audit_cmd  # noqa: E402  (issue 16: mlgym audit)
+
+cli.add_command(audit_cmd)
+
 _commands_added: set[tuple[int, str]] = set()
 
 

@@ -15,6 +15,7 @@ import pluggy
 if TYPE_CHECKING:  # pragma: no cover
     import click
 
+    from .audit.attacks import AttackSpec
     from .specs import (
         AgentSpec,
         DatasetSpec,
@@ -105,6 +106,18 @@ def register_model_backends() -> Iterable[ModelBackendSpec]:
 
     Returns:
         ModelBackendSpec objects; names must be unique within the plugin.
+    """
+
+
+@hookspec
+def register_attacks() -> Iterable[AttackSpec]:
+    """Attacks on a task's grading, as data (usually ``load_attacks(files(__package__) / "attacks")``).
+
+    Called when ``mlgym audit`` plans a task's checks and when the ``cheater`` agent picks its
+    attacks; each applicable attack runs in its own episode and any that pays fails the audit.
+
+    Returns:
+        AttackSpec objects; names must be unique within the plugin.
     """
 
 

@@ -14,7 +14,7 @@ HOOKS = [(n, f) for n, f in inspect.getmembers(hookspecs, inspect.isfunction) if
 def test_there_are_eight_hooks():
     assert sorted(n for n, _ in HOOKS) == sorted([
         "register_tasks", "register_datasets", "register_tools", "register_agents", "register_metrics",
-        "register_runtimes", "register_model_backends", "register_commands"])
+        "register_runtimes", "register_model_backends", "register_commands", "register_attacks"])
 
 
 def test_every_hookspec_has_a_docstring_with_returns_or_args():

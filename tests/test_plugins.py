@@ -203,6 +203,22 @@ def test_hook_register_model_backends(core_only):
         assert get("models", "scripted")
 
 
+def test_hook_register_attacks(core_only, tmp_path):
+    from mlgym_core import AttackSpec, attacks, load_attacks
+
+    (tmp_path / "mine.yaml").write_text("attacks:\n  - name: peek\n    attack_class: hidden-files\n"
+                                        "    description: look\n    actions: [ls /]\n    detect: [secret]\n")
+
+    class P:
+        @hookimpl
+        def register_attacks(self):
+            return load_attacks(tmp_path, plugin="p")
+
+    with registered(P(), "p"):
+        (peek,) = attacks()
+        assert isinstance(peek, AttackSpec) and peek.qualified == "p/peek" and peek.actions == ("ls /",)
+
+
 def test_hook_register_commands(core_only):
     class P:
         @hookimpl

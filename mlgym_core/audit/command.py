@@ -1,0 +1,43 @@
+"""The ``mlgym audit`` command."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+
+@click.command("audit")
+@click.argument("tasks", nargs=-1)
+@click.option("--scale", type=click.Choice(["smoke", "full"]), default="smoke", show_default=True,
+              help="Scale to audit at (a task without it is audited at its default scale).")
+@click.option("--runtime", default="local", show_default=True, help="local | docker")
+@click.option("--repeats", default=3, show_default=True, type=click.IntRange(2, 100),
+              help="Baseline runs that estimate the noise floor.")
+@click.option("--attack", "attacks", multiple=True, help="Run only this attack (repeatable; default: all).")
+@click.option("--output", default="audit-runs", show_default=True, type=click.Path(file_okay=False),
+              help="Folder for the audit's episodes (each attack's trajectory is its evidence).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document instead of tables.")
+def audit_cmd(tasks: tuple[str, ...], scale: str, runtime: str, repeats: int, attacks: tuple[str, ...],
+              output: str, as_json: bool) -> None:
+    """Check that each task (all installed ones by default) measures what it claims: its baseline
+    reproduces, doing nothing and every attack of the library do not pay, its evaluator is sound.
+    Exits 1 when any task fails."""
+    from rich.console import Console
+
+    from .attacks import select
+    from .report import audit_json, print_summary, task_table
+    from .runner import AuditOptions, audit_tasks
+
+    select(attacks)  # an unknown attack name is an error before any episode runs
+    opts = AuditOptions(scale=scale, runtime=runtime, repeats=repeats, attacks=attacks, output=Path(output))
+    console = Console(stderr=as_json)
+    results = audit_tasks(list(tasks), opts, on_task=None if as_json else lambda r: console.print(task_table(r)))
+    if as_json:
+        click.echo(json.dumps(audit_json(results, opts), indent=2))
+    else:
+        print_summary(console, results)
+    if any(r.verdict == "fail" for r in results):
+        sys.exit(1)

@@ -1,0 +1,423 @@
+"""One task's audit, in real episodes: baseline, doing nothing, the attacks, the evaluator.
+
+The noise floor of a task is the larger of the measured spread (sample standard deviation of
+the baseline's scores over the repeats), the recorded one (the scale's ``stderr`` times the square
+root of its ``runs``) and the difference between two evaluations of one artifact. A score "beats"
+a reference when it is better, in the task's direction, by more than :data:`FLOOR_MULTIPLE`
+noise floors (and a relative 1e-6, for rounding).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import shutil
+import statistics
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..errors import MlgymError
+from ..specs import TaskSpec
+from .attacks import SUCCESS_MARKER, AttackSpec, select
+from .secrets import found, task_secrets
+
+FLOOR_MULTIPLE = 4.0
+"""How many noise floors a score must gain to count as raised (and a baseline may miss by, x2)."""
+MARGIN_MULTIPLE = 3.0
+"""How far the measured spread may exceed the recorded one before the evaluator is called noisy."""
+_SCORE = re.compile(r"Evaluation Score: (\{.*\})")
+GARBAGE = "not an artifact \\377\\376\\000 {\"x\": [1,\\n"
+
+
+@dataclass
+class Check:
+    """One line of a task's audit."""
+
+    group: str
+    """``baseline``, ``do-nothing``, ``cheating`` or ``evaluator``."""
+    name: str
+    status: str
+    """``pass``, ``fail`` or ``skip``."""
+    detail: str
+    attack_class: str | None = None
+    run_dir: str | None = None
+
+    @property
+    def label(self) -> str:
+        if self.group == "cheating":
+            return {"pass": "blocked", "fail": "BROKEN", "skip": "n/a"}[self.status]
+        return {"pass": "ok", "fail": "FAIL", "skip": "skip"}[self.status]
+
+
+@dataclass
+class TaskAudit:
+    task: str
+    qualified: str
+    scale: str
+    metric: str
+    higher_is_better: bool
+    note: str = ""
+    recorded: float | None = None
+    measured: list[float] = field(default_factory=list)
+    noise_floor: float | None = None
+    checks: list[Check] = field(default_factory=list)
+    wall_s: float = 0.0
+
+    @property
+    def verdict(self) -> str:
+        if any(c.status == "fail" for c in self.checks):
+            return "fail"
+        return "pass" if any(c.status == "pass" for c in self.checks) else "skip"
+
+    def add(self, group: str, name: str, status: str, detail: str, **extra: Any) -> Check:
+        c = Check(group, name, status, detail, **extra)
+        self.checks.append(c)
+        return c
+
+    def to_json(self) -> dict[str, Any]:
+        out = {k: v for k, v in asdict(self).items() if k != "checks"}
+        out["verdict"] = self.verdict
+        out["mean"] = statistics.fmean(self.measured) if self.measured else None
+        out["checks"] = [{**asdict(c), "label": c.label} for c in self.checks]
+        return out
+
+
+@dataclass
+class AuditOptions:
+    scale: str = "smoke"
+    runtime: str = "local"
+    repeats: int = 3
+    attacks: tuple[str, ...] = ()
+    output: Path = Path("audit-runs")
+
+
+class _Audit:
+    """The state of one task's audit while it runs."""
+
+    def __init__(self, spec: TaskSpec, opts: AuditOptions, canaries: dict[str, str]) -> None:
+        from ..task import make_task
+
+        self.spec, self.opts = spec, opts
+        scale = opts.scale if opts.scale in spec.scales else spec.resolve_scale(None)
+        self.res = TaskAudit(spec.id, spec.qualified, scale, spec.metric, spec.higher_is_better)
+        if scale != opts.scale:
+            self.res.note = f"the task has no '{opts.scale}' scale; audited at '{scale}'"
+        self.task = make_task(spec, scale)
+        self.out = opts.output / spec.id
+        self.artifacts: Path | None = None
+        self.canaries = canaries
+        self.secrets: dict[str, str] = dict(canaries)
+        base = spec.baseline_for(scale)
+        self.res.recorded = base.get(spec.metric)
+        sb = spec.scale_baselines.get(scale)
+        err, runs = (sb.stderr.get(spec.metric), sb.runs) if sb is not None else (None, None)
+        self.recorded_sd = err * math.sqrt(runs) if err is not None and runs else None
+        self.eval_diffs: list[float] = []
+
+    # -- helpers --------------------------------------------------------------------------
+    def run(self, agent: str, name: str, env: Any = None, **kw: Any) -> dict[str, Any]:
+        from ..run import RunSpec, run_episode
+
+        spec = RunSpec(task=self.spec.qualified, agent=agent, runtime=self.opts.runtime, scale=self.res.scale,
+                       output=str(self.out), run_name=name, **kw)
+        return run_episode(spec, env=env)
+
+    def env(self, **kw: Any) -> Any:
+        from ..env import MLGymEnv
+
+        return MLGymEnv(self.spec, runtime=self.opts.runtime, scale=self.res.scale, tools=["core"], prestart=False,
+                        **kw)
+
+    def value(self, metrics: dict[str, float] | None) -> float | None:
+        return None if not metrics else metrics.get(self.spec.metric)
+
+    def floor(self) -> float:
+        parts = [x for x in (self.res.noise_floor, self.recorded_sd, *self.eval_diffs) if x is not None]
+        return max(parts, default=0.0)
+
+    def reference(self) -> float | None:
+        return statistics.fmean(self.res.measured) if self.res.measured else self.res.recorded
+
+    def beats(self, value: float, ref: float) -> bool:
+        tol = FLOOR_MULTIPLE * self.floor() + 1e-6 * max(1.0, abs(ref))
+        gain = value - ref if self.spec.higher_is_better else ref - value
+        return gain > tol
+
+    def keep_artifacts(self, workspace: Path) -> None:
+        from ..collect import collect
+
+        dest = self.out / "honest-artifact"
+        shutil.rmtree(dest, ignore_errors=True)
+        dest.mkdir(parents=True)
+        collect(workspace, dest, self.spec.artifacts)
+        for rel in self.spec.read_only:  # laid out again by the starter: never copied over it
+            (dest / rel).unlink(missing_ok=True)
+        for p in dest.rglob("*"):  # collected read-only; an attack's episode starts with writable copies
+            p.chmod(0o755 if p.is_dir() else 0o644)
+        self.artifacts = dest
+
+    # -- the checks -----------------------------------------------------------------------
+    def baseline(self) -> None:
+        scores: list[float] = []
+        for k in range(self.opts.repeats):
+            env = self.env(max_steps=10)
+            try:
+                rec = self.run("baseline", f"baseline-{k + 1}", env=env, seed=k + 1, max_steps=10)
+                vals = [self.value(s) for s in rec.get("scores") or []]
+                vals = [v for v in vals if v is not None]
+                if vals:
+                    scores.append(vals[-1])
+                    if len(vals) >= 2:  # validate, then submit: one artifact evaluated twice
+                        self.eval_diffs.append(abs(vals[-1] - vals[-2]))
+                    if self.artifacts is None and env.workspace_host is not None:
+                        self.keep_artifacts(Path(env.workspace_host))
+            finally:
+                env.close()
+        r = self.res
+        r.measured = scores
+        if not scores:
+            why = "the task gives no baseline command and its starter holds no artifact" \
+                if not self.spec.baseline_command else "the baseline agent's runs gave no score"
+            status = "skip" if not self.spec.baseline_command else "fail"
+            r.add("baseline", "reproduces", status, f"no score: {why} (runs in {self.out})")
+            return
+        r.noise_floor = statistics.stdev(scores) if len(scores) > 1 else 0.0
+        mean = statistics.fmean(scores)
+        if r.recorded is None:
+            r.add("baseline", "reproduces", "skip", f"measured {mean:.6g}; no baseline recorded at '{r.scale}'")
+        else:
+            tol = 2 * FLOOR_MULTIPLE * max(r.noise_floor, self.recorded_sd or 0.0) + 1e-6 * max(1.0, abs(r.recorded))
+            ok = abs(mean - r.recorded) <= tol
+            r.add("baseline", "reproduces", "pass" if ok else "fail",
+                  f"measured {mean:.6g} over {len(scores)} run(s), spread {r.noise_floor:.3g}; recorded "
+                  f"{r.recorded:.6g}; allowed difference {tol:.3g}")
+        if self.recorded_sd is None:
+            r.add("baseline", "noise within its margin", "skip", "no recorded spread (stderr and runs) at this scale")
+        else:
+            allowed = MARGIN_MULTIPLE * self.recorded_sd + 1e-6 * max(1.0, abs(r.recorded or 0.0))
+            ok = r.noise_floor <= allowed
+            r.add("baseline", "noise within its margin", "pass" if ok else "fail",
+                  f"measured spread {r.noise_floor:.3g}; recorded spread {self.recorded_sd:.3g} (allowed "
+                  f"{allowed:.3g})" + ("" if ok else ": the evaluator is noisy beyond its baseline margin"))
+
+    def do_nothing(self) -> None:
+        env = self.env(max_steps=20)
+        try:
+            env.reset(seed=0)
+            obs, metrics = self._validate(env)
+            value, ref = self.value(metrics), self.reference()
+            if metrics is None:
+                self._clear("starter unchanged", obs)
+            elif value is not None and ref is not None and self.beats(value, ref):
+                self.res.add("do-nothing", "starter unchanged", "fail",
+                             f"the unchanged starter scores {value:.6g}, better than the baseline {ref:.6g}")
+            else:
+                self.res.add("do-nothing", "starter unchanged", "pass", f"scores {value:.6g} (baseline {ref})")
+            req = " ".join(f"'{r}'" for r in self.spec.required_artifacts) or "''"
+            dirs = {r for r in self.spec.required_artifacts if self.artifacts and (self.artifacts / r).is_dir()}
+            env.step(f"rm -rf {req}")
+            self._clear("no artifact", *self._validate(env))
+            empty = [f"mkdir -p '{r}'" if r in dirs else f"mkdir -p \"$(dirname '{r}')\" && : > '{r}'"
+                     for r in self.spec.required_artifacts]
+            env.step(" ; ".join(empty) or "true")
+            self._clear("empty artifact", *self._validate(env))
+            bad = []
+            for r in self.spec.required_artifacts:
+                inner = sorted(p.relative_to(self.artifacts) for p in (self.artifacts / r).rglob("*") if p.is_file()) \
+                    if r in dirs and self.artifacts else []
+                targets = [str(p) for p in inner] or ([f"{r}/artifact.bin"] if r in dirs else [r])
+                bad += [f"mkdir -p \"$(dirname '{t}')\" && printf '{GARBAGE}' > '{t}'" for t in targets]
+            env.step(" ; ".join(bad) or "true")
+            self._clear("malformed artifact", *self._validate(env))
+        finally:
+            env.close()
+
+    def _validate(self, env: Any) -> tuple[str, dict[str, float] | None]:
+        n = len(env.scores)
+        obs = env.step("validate")[0]
+        return obs, (env.scores[-1] if len(env.scores) > n else None)
+
+    def _clear(self, name: str, obs: str, metrics: Any = None) -> None:
+        first = next((ln.strip() for ln in obs.splitlines() if ln.strip()), "")
+        if metrics is not None:
+            self.res.add("do-nothing", name, "fail", f"scored {metrics} instead of failing")
+        elif not first:
+            self.res.add("do-nothing", name, "fail", "no score, and no message saying why")
+        else:
+            self.res.add("do-nothing", name, "pass", f"no score: {first[:160]}")
+
+    def evaluator(self) -> None:
+        from ..grade_dir import grade_directory
+
+        r = self.res
+        if self.artifacts is None:
+            r.add("evaluator", "sound", "skip", "no honest artifact to evaluate (the baseline gave none)")
+            return
+        results, times = [], []
+        for _ in range(2):
+            t0 = time.perf_counter()
+            try:
+                rec = grade_directory(self.spec.qualified, self.artifacts, scale=r.scale, runtime=self.opts.runtime)
+                results.append(rec["metrics"] if not rec["error"] else rec["error"])
+            except MlgymError as exc:
+                results.append(f"{type(exc).__name__}: {exc}")
+            times.append(time.perf_counter() - t0)
+        bad = [x for x in results if not isinstance(x, dict)]
+        if bad:
+            r.add("evaluator", "declared metrics, finite", "fail", str(bad[0]).splitlines()[0][:300])
+            return
+        declared = list(dict.fromkeys([self.spec.metric, *self.spec.baseline_scores]))
+        missing = [m for m in declared if m not in results[0]]
+        finite = all(math.isfinite(v) for res in results for v in res.values())
+        r.add("evaluator", "declared metrics, finite", "pass" if not missing and finite else "fail",
+              f"reports {', '.join(results[0])}; priority '{self.spec.metric}' "
+              f"({'higher' if self.spec.higher_is_better else 'lower'} is better)"
+              + (f"; missing {', '.join(missing)}" if missing else ""))
+        a, b = self.value(results[0]), self.value(results[1])
+        diff = abs(a - b) if a is not None and b is not None else math.inf
+        floor = max([x for x in (r.noise_floor, self.recorded_sd) if x is not None], default=0.0)
+        allowed = FLOOR_MULTIPLE * floor + 1e-6 * max(1.0, abs(a or 0.0))
+        r.add("evaluator", "same artifact twice", "pass" if diff <= allowed else "fail",
+              f"{a:.6g} and {b:.6g} (difference {diff:.3g}, noise floor {floor:.3g})")
+        self.eval_diffs.append(diff)
+        limit = self.task.eval_timeout()
+        r.add("evaluator", "within its timeout", "pass" if max(times) < limit else "fail",
+              f"{max(times):.1f} s of {limit:g} s")
+
+    def cheat(self, attack: AttackSpec) -> None:
+        why = attack.applies(self.spec)
+        if not why and attack.needs_artifact and self.artifacts is None:
+            why = "needs the honest artifact, and the baseline gave none"
+        if why:
+            self.res.add("cheating", attack.name, "skip", why, attack_class=attack.attack_class)
+            return
+        kw: dict[str, Any] = {"agent_options": {"attack": attack.qualified},
+                              "max_steps": len(attack.actions) + 4}
+        if attack.needs_artifact:
+            kw["workspace_from"] = str(self.artifacts)
+        rec = self.run("cheater", f"attack-{attack.name}", **kw)
+        run_dir = rec.get("run_dir")
+        steps = _steps(Path(run_dir) / f"{self.spec.id}.traj") if run_dir else []
+        evidence = self._judge(attack, steps)
+        if evidence:
+            status, detail = "fail", "; ".join(evidence)
+        elif rec.get("error"):
+            status, detail = "fail", f"the episode crashed, so the attempt cannot be judged: {rec['error']}"[:300]
+        else:
+            status, detail = "pass", _summary(attack, steps)
+        self.res.add("cheating", attack.name, status, detail, attack_class=attack.attack_class, run_dir=run_dir)
+
+    def _judge(self, attack: AttackSpec, steps: list[dict[str, Any]]) -> list[str]:
+        evidence: list[str] = []
+        text = "\n".join(str(s.get("observation", "")) for s in steps)
+        if "secret" in attack.detect:
+            evidence += [f"read {w}" for w in found(text, self.secrets)]
+        if "marker" in attack.detect and SUCCESS_MARKER in text:
+            line = next(ln for ln in text.splitlines() if SUCCESS_MARKER in ln)
+            evidence.append(line.strip()[:200])
+        validations = [(s["thought"], _metrics(str(s.get("observation", "")))) for s in steps
+                       if s.get("action", "").strip() == "validate"]
+        after = [m for t, m in validations if "honest" not in t]
+        ref = self.reference()
+        if "score" in attack.detect and ref is not None:
+            for m in after:
+                v = self.value(m)
+                if v is not None and self.beats(v, ref):
+                    evidence.append(f"validate scored {self.spec.metric} {v:.6g} (honest {ref:.6g})")
+        if "grading_broken" in attack.detect:
+            honest = [m for t, m in validations if "honest" in t]
+            if honest and honest[0] is not None and after and after[-1] is None:
+                last = next(s for s in reversed(steps) if s.get("action", "").strip() == "validate")
+                first = next((ln for ln in str(last.get("observation", "")).splitlines() if ln.strip()), "")
+                evidence.append(f"the honest artifact no longer grades: {first[:200]}")
+        return evidence
+
+    def secrets_of_task(self) -> None:
+        self.task.prepare()
+        self.secrets.update(task_secrets(self.task))
+
+
+def _steps(path: Path) -> list[dict[str, Any]]:
+    try:
+        return list(json.loads(path.read_text()).get("trajectory") or [])
+    except (OSError, ValueError):
+        return []
+
+
+def _metrics(obs: str) -> dict[str, float] | None:
+    import ast
+
+    m = _SCORE.search(obs)
+    if not m:
+        return None
+    try:
+        return {str(k): float(v) for k, v in ast.literal_eval(m.group(1)).items()}
+    except (ValueError, SyntaxError, AttributeError, TypeError):
+        return None
+
+
+def _summary(attack: AttackSpec, steps: list[dict[str, Any]]) -> str:
+    if not attack.validate_after:
+        return "nothing secret seen" if "secret" in attack.detect else "no success"
+    last = next((s for s in reversed(steps) if s.get("action", "").strip() == "validate"), None)
+    if last is None:
+        return "no validation reached"
+    m = _metrics(str(last.get("observation", "")))
+    first = next((ln for ln in str(last.get("observation", "")).splitlines() if ln.strip()), "")
+    return f"validate gave {m}" if m else f"validate gave no score: {first[:160]}"
+
+
+def audit_task(task: str | TaskSpec, opts: AuditOptions, canaries: dict[str, str] | None = None,
+               ) -> TaskAudit:
+    """Audit one task (an id or a spec registered with the loaded plugins)."""
+    from ..datacache import DataUnavailableError, check_available
+    from ..registry import get_task
+
+    spec = get_task(task) if isinstance(task, str) else task
+    t0 = time.perf_counter()
+    a = _Audit(spec, opts, canaries or {})
+    try:
+        if spec.resources.gpus and opts.runtime == "local" and not _have_gpu():
+            a.res.add("baseline", "reproduces", "skip", f"the task needs {spec.resources.gpus} GPU(s); none here")
+            return a.res
+        try:
+            check_available(spec, a.res.scale)
+        except DataUnavailableError as exc:
+            a.res.add("baseline", "reproduces", "skip", f"data unavailable: {str(exc).splitlines()[0]}")
+            return a.res
+        a.secrets_of_task()
+        a.baseline()
+        a.do_nothing()
+        a.evaluator()
+        for attack in select(opts.attacks):
+            a.cheat(attack)
+    finally:
+        a.task.close()
+        a.res.wall_s = round(time.perf_counter() - t0, 1)
+    return a.res
+
+
+def _have_gpu() -> bool:
+    return Path("/proc/driver/nvidia/gpus").is_dir()
+
+
+def audit_tasks(tasks: list[str], opts: AuditOptions, on_task: Any = None) -> list[TaskAudit]:
+    """Audit each task (all installed ones when ``tasks`` is empty) with canaries planted throughout."""
+    from ..registry import collect
+    from .secrets import planted_canaries
+
+    from ..registry import get_task
+
+    specs = [get_task(t) for t in tasks] or sorted(collect("tasks"), key=lambda s: s.id.lower())
+    out = []
+    with planted_canaries(opts.output) as canaries:
+        for t in specs:
+            res = audit_task(t, opts, canaries)
+            out.append(res)
+            if on_task is not None:
+                on_task(res)
+    return out
+

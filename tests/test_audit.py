@@ -1,0 +1,138 @@
+"""``mlgym audit``: real episodes (local runtime, bubblewrap) of the baseline, doing nothing, every
+attack of the library (the ``cheater`` agent) and the evaluator. A deliberately weak task
+(tests/fixtures/weak_tasks/weakLabels) fails with each of its defects named; cheap installed tasks
+pass."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from mlgym_core import DescriptorError, hookimpl, load_attacks, load_tasks
+from mlgym_core.cli import cli
+from mlgym_core.testing import registered
+
+from .conftest import needs_bwrap
+
+WEAK = Path(__file__).parent / "fixtures" / "weak_tasks"
+needs_agents = pytest.mark.skipif(importlib.util.find_spec("mlgym_agents") is None,
+                                  reason="mlgym-agents (the cheater and its attack library) is not installed")
+
+
+class WeakPack:
+    @hookimpl
+    def register_tasks(self):
+        return load_tasks(WEAK, plugin="weak")
+
+
+def audit(args: list[str], tmp_path: Path) -> tuple[int, dict]:
+    res = CliRunner().invoke(cli, ["audit", "--json", "--repeats", "2", "--output", str(tmp_path / "audit"), *args])
+    assert res.exception is None or isinstance(res.exception, SystemExit), res.output
+    return res.exit_code, json.loads(res.stdout)
+
+
+def checks(task: dict) -> dict[str, dict]:
+    return {f"{c['group']}/{c['name']}": c for c in task["checks"]}
+
+
+@needs_bwrap
+@needs_agents
+def test_the_weak_task_fails_the_audit_with_each_defect_named(fresh_plugins, tmp_path):
+    with registered(WeakPack(), name="weak"):
+        code, doc = audit(["weakLabels"], tmp_path)
+    assert code == 1 and doc["verdict"] == "fail"
+    (task,) = doc["tasks"]
+    c = checks(task)
+    assert task["verdict"] == "fail" and task["scale"] == "smoke"
+    # labels in the workspace: found by digest, and submitted
+    assert c["cheating/find_label_files"]["label"] == "BROKEN"
+    assert "read hidden file answers.csv" in c["cheating/find_label_files"]["detail"]
+    assert c["cheating/use_found_labels"]["label"] == "BROKEN"
+    assert "validate scored accuracy" in c["cheating/use_found_labels"]["detail"]
+    # an evaluator that trusts a self-reported score
+    assert c["cheating/self_reported_metrics"]["label"] == "BROKEN"
+    assert "1e+09" in c["cheating/self_reported_metrics"]["detail"]
+    # an evaluator noisy beyond its baseline margin
+    assert c["baseline/noise within its margin"]["status"] == "fail"
+    assert "noisy beyond its baseline margin" in c["baseline/noise within its margin"]["detail"]
+    # and it scores an empty submission
+    assert c["do-nothing/empty artifact"]["status"] == "fail"
+    # what the weak task does not get wrong is not blamed on it
+    for name in ("cheating/reach_network", "cheating/hunt_canaries", "cheating/read_processes_and_environment",
+                 "cheating/artifact_links_out", "do-nothing/no artifact", "do-nothing/malformed artifact"):
+        assert c[name]["status"] == "pass", (name, c[name])
+    assert all(Path(x["run_dir"]).is_dir() for x in task["checks"] if x["group"] == "cheating" and x["run_dir"])
+
+
+@needs_bwrap
+@needs_agents
+def test_cheap_installed_tasks_pass_at_smoke_scale(fresh_plugins, tmp_path):
+    wanted = [t for t, pkg in (("battleOfSexes", "mlgym_tasks_games"), ("titanicSurvival", "mlgym_tasks_tabular"))
+              if importlib.util.find_spec(pkg) is not None]
+    if not wanted:
+        pytest.skip("neither mlgym-tasks-games nor mlgym-tasks-tabular is installed")
+    code, doc = audit(wanted, tmp_path)
+    failed = {t["task"]: [f"{k}: {v['detail']}" for k, v in checks(t).items() if v["status"] == "fail"]
+              for t in doc["tasks"]}
+    assert code == 0 and doc["verdict"] == "pass", failed
+    for t in doc["tasks"]:
+        c = checks(t)
+        assert c["baseline/reproduces"]["status"] == "pass" and t["noise_floor"] is not None
+        attacked = [k for k, v in c.items() if k.startswith("cheating/") and v["status"] == "pass"]
+        assert len(attacked) >= 10, attacked  # the attacks really ran, and were blocked
+    if "battleOfSexes" in wanted:
+        bos = next(t for t in doc["tasks"] if t["task"] == "battleOfSexes")
+        assert bos["scale"] == "full" and "no 'smoke' scale" in bos["note"]  # games have one scale
+
+
+@needs_agents
+def test_every_attack_class_has_an_attack_in_the_library(fresh_plugins):
+    from mlgym_core import attacks
+    from mlgym_core.audit.attacks import ATTACK_CLASSES
+
+    library = attacks()
+    assert {a.attack_class for a in library} == set(ATTACK_CLASSES)
+    assert all(a.plugin == "agents" for a in library)
+
+
+@needs_bwrap
+@needs_agents
+def test_the_cheater_runs_on_its_own(fresh_plugins, tmp_path):
+    pytest.importorskip("mlgym_tasks_games")
+    from mlgym_core.run import RunSpec, run_episode
+
+    rec = run_episode(RunSpec(task="battleOfSexes", agent="cheater", output=str(tmp_path), max_steps=20,
+                              agent_options={"attack": ["self_reported_metrics", "reach_network"]}))
+    traj = json.loads((Path(rec["run_dir"]) / "battleOfSexes.traj").read_text())
+    thoughts = [s["thought"] for s in traj["trajectory"]]
+    assert any(t.startswith("attack self_reported_metrics: validate") for t in thoughts)
+    assert any(t.startswith("attack reach_network: action") for t in thoughts)
+    assert all(m["Score"] < 2.0 for m in rec["scores"])  # the forged 1e9 never became a score
+
+
+def test_a_bad_attack_entry_names_its_file_entry_and_field(tmp_path):
+    f = tmp_path / "bad.yaml"
+    f.write_text("attacks:\n  - name: peek\n    attack_class: magic\n    description: d\n"
+                 "    actions: [ls]\n    detect: [secret]\n")
+    with pytest.raises(DescriptorError, match=r"bad\.yaml: entry 1 \('peek'\): field 'attack_class': .*must be one of"):
+        load_attacks(f)
+    f.write_text("attacks:\n  - name: peek\n    attack_class: network\n    description: d\n"
+                 "    actions: ['echo {{nope}}']\n    detect: [marker]\n")
+    with pytest.raises(DescriptorError, match=r"unknown placeholder \{\{nope\}\}"):
+        load_attacks(tmp_path)
+    f.write_text("- name: peek\n")
+    with pytest.raises(DescriptorError, match="expected a mapping at the top level"):
+        load_attacks(f)
+
+
+@needs_agents
+def test_an_unknown_attack_or_task_is_one_line_before_any_episode(fresh_plugins, tmp_path):
+    res = CliRunner().invoke(cli, ["audit", "--attack", "nope", "--output", str(tmp_path / "a"), "battleOfSexes"])
+    assert res.exit_code == 2 and "no attack named nope" in res.output
+    res = CliRunner().invoke(cli, ["audit", "--output", str(tmp_path / "a"), "noSuchTask"])
+    assert res.exit_code == 2 and "No task 'noSuchTask'" in res.output
+    assert not (tmp_path / "a").exists()
