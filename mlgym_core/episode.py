@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .errors import MlgymError
-from .exits import EXIT_FORFEIT, exit_words
+from .exits import EXIT_ACTIONS, EXIT_FORFEIT, exit_words
 from .metering import DEFAULT_COST_LIMIT, MeteredModel, Usage
 from .protocols import ModelError
 from .records import TrajectoryWriter, new_trajectory
@@ -118,6 +118,9 @@ class RecordedEpisode:
         return obs, reward, term, trunc, info
 
     def exit(self, action: str, reason: str, *, response: str | None = None) -> None:
+        action = str(action)  # an ExitAction too
+        if action not in EXIT_ACTIONS:
+            raise MlgymError(f"episode.exit: {action!r} is not an exit action; use one of {', '.join(EXIT_ACTIONS)}")
         thought, words = exit_words(action, reason)
         response = words if response is None else response
         self.add_message("assistant", response, thought=thought, action=action)

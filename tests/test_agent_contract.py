@@ -121,6 +121,40 @@ def test_metered_model_refuses_a_call_once_the_limit_is_reached():
         unlimited.complete([])
 
 
+class Exiter:
+    """Ends the episode itself, with an ExitAction, and tries an action that is not one first."""
+
+    def __init__(self, **options):
+        pass
+
+    def run(self, episode):
+        from mlgym_core import ExitAction, MlgymError
+
+        try:
+            episode.exit("exit_now", "not an exit action")
+        except MlgymError as exc:
+            SEEN["refused"] = str(exc)
+        episode.exit(ExitAction.FORMAT, "the agent gave up", response="raw reply")
+
+
+def test_an_agent_ends_the_episode_with_an_exit_action(naive, tmp_path):
+    class Plugin:
+        @hookimpl
+        def register_agents(self):
+            return [AgentSpec(name="exiter", description="d", factory=Exiter, uses_model=False)]
+
+    SEEN.clear()
+    with registered(Plugin(), name="exiter_plugin"):
+        rec = run_episode(RunSpec(task="fixture/fixtureTask", agent="exiter", output=str(tmp_path)))
+    traj = json.loads((Path(rec["run_dir"]) / "fixtureTask.traj").read_text())
+    assert "'exit_now' is not an exit action" in SEEN["refused"]
+    assert rec["exit_status"] == "autosubmission (exit_format)" and rec["exit_reason"] == "the agent gave up"
+    step = traj["trajectory"][-1]
+    assert (step["action"], step["thought"], step["response"]) == ("exit_format", "Exit due to format error",
+                                                                   "raw reply")
+    assert traj["history"][-1]["action"] == "exit_format"
+
+
 def test_agent_without_editing_tools_is_warned_in_one_line(naive, tmp_path, caplog):
     rec, _ = run_naive(tmp_path, ["submit"])
     (warning,) = [w for w in rec["warnings"] if "file-editing" in w]
