@@ -231,7 +231,7 @@ class TaskRef(_Part):
     higher_is_better: bool = True
 
 
-class Usage(_Part):
+class ModelStats(_Part):
     """Model usage, as MLGym's ``model_stats`` (None: not recorded)."""
 
     total_cost: float | None = None
@@ -299,7 +299,7 @@ class RunRecord(_Part):
     last_score: float | None = None
     steps: int | None = None
     timings: Timings = Field(default_factory=Timings)
-    cost: Usage = Field(default_factory=Usage)
+    cost: ModelStats = Field(default_factory=ModelStats)
     versions: dict[str, Any] = Field(default_factory=dict)
     spec: dict[str, Any] = Field(default_factory=dict)
     """The RunSpec as given, secrets redacted."""

@@ -17,7 +17,7 @@ from .env import MLGymEnv
 from .episode import RecordedEpisode, agent_tool_groups, warn
 from .errors import ConfigError
 from .exits import INTERRUPTED, unknown_error
-from .records import (ModelCall, RunRecord, TaskRef, Timings, Usage, best_of, metric_values, redact_secrets,
+from .records import (ModelCall, ModelStats, RunRecord, TaskRef, Timings, best_of, metric_values, redact_secrets,
                       split_status, write_json)
 from .run_options import DEFAULT_MAX_STEPS, DEFAULT_RUNTIME, DEFAULT_SCALE, DEFAULT_SEED
 
@@ -183,7 +183,7 @@ def run_episode(spec: RunSpec, *, env: MLGymEnv | None = None, on_step: Any = No
         status, text = split_status(env.exit_status)  # the .traj keeps MLGym's string; run.json the constant
         record.exit_status, record.exit_reason = status, reason or (text if record.error is None else None)
         record.scores, record.steps = scores, len(episode.traj["trajectory"])
-        record.cost = Usage.model_validate(episode.stats)
+        record.cost = ModelStats.model_validate(episode.stats)
         record.model_calls = [ModelCall.model_validate(c) for c in episode.model_calls]
         record.notes = episode.notes
         record.warnings.extend(str(w) for w in (getattr(model, "warnings", None) or ()))
