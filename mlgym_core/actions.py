@@ -5,10 +5,12 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
+from .exits import EXIT_ACTIONS
+
+__all__ = ["DEFAULT_SHORT_TIMEOUT", "EXIT_ACTIONS", "LONG_COMMANDS", "clean_output", "is_long", "with_heredocs"]
+
 LONG_COMMANDS = ("torchrun", "python", "python3", "accelerate", "deepspeed")
 """An action naming one of these runs under the training timeout instead of the short one."""
-EXIT_ACTIONS = ("exit_context", "exit_cost", "exit_error", "exit_format", "exit_api")
-"""Actions an agent sends to end the episode for a reason of its own; the last submission is graded."""
 DEFAULT_SHORT_TIMEOUT = 25.0
 _TQDM_LINE = re.compile(r"(?:.*?:\s*)?(\d+%\|.*?\|.*\[.*?\])")
 

@@ -17,7 +17,8 @@ from typing import Any
 
 import gymnasium as gym
 
-from .actions import DEFAULT_SHORT_TIMEOUT, EXIT_ACTIONS, LONG_COMMANDS, clean_output, is_long, with_heredocs
+from . import exits
+from .actions import DEFAULT_SHORT_TIMEOUT, clean_output, is_long, with_heredocs
 from .background import drain_cleaner, prestarter, teardown
 from .errors import ConfigError, EvaluationFormatError, MlgymError, SandboxError, SubmissionNotFoundError
 from .grading import grade
@@ -31,7 +32,7 @@ from .task import Task, make_task
 from .toolinstall import ToolInstall, select_tools
 from .workspace import hidden_task_folders, lay_out
 
-__all__ = ["DEFAULT_SHORT_TIMEOUT", "EXIT_ACTIONS", "LONG_COMMANDS", "MLGymEnv", "clean_output"]
+__all__ = ["MLGymEnv"]
 
 
 def _env_float(name: str, default: float) -> float:
@@ -185,12 +186,12 @@ class MLGymEnv(gym.Env[str, str]):
         self.current_step += 1
         act = action.strip()
         if self.current_step > self.max_steps:
-            return self._forced("max_steps", t0, truncated=True)
-        if act == "skip":
-            return self._end("skipped", "Skipped", t0)
-        if act == "exit_forfeit":
-            return self._end("exit_forfeit", "Exited (exit_forfeit)", t0)
-        if act in EXIT_ACTIONS:
+            return self._forced(exits.MAX_STEPS, t0, truncated=True)
+        if act == exits.SKIP:
+            return self._end(exits.SKIPPED, "Skipped", t0)
+        if act == exits.EXIT_FORFEIT:
+            return self._end(exits.EXIT_FORFEIT, f"Exited ({exits.EXIT_FORFEIT})", t0)
+        if act in exits.EXIT_ACTIONS:
             return self._forced(act, t0)
         command, problem = with_heredocs(act, self._tools.end_names)
         if problem:
@@ -199,12 +200,12 @@ class MLGymEnv(gym.Env[str, str]):
         try:
             res = self.sandbox.run(command, timeout)
         except (ShellDied, OSError) as exc:
-            return self._end("early_exit", f"The sandbox failed: {exc}", t0)
+            return self._end(exits.EARLY_EXIT, f"The sandbox failed: {exc}", t0)
         obs = clean_output(res.output)
         if res.cwd:
             self.cwd = res.cwd
         if "<<SUBMISSION||" in obs:
-            return self._evaluate_end("submit", "Exited (submit)", "submitted", t0)
+            return self._evaluate_end("submit", "Exited (submit)", exits.SUBMITTED, t0)
         if "<<VALIDATION||" in obs:
             return self._validate(t0)
         return obs, 0.0, False, False, self._info(t0, res.returncode)
@@ -325,11 +326,11 @@ class MLGymEnv(gym.Env[str, str]):
         try:
             metrics, path = self._run_grader()
         except SubmissionNotFoundError:
-            status, obs = f"submission_not_found ({action})", f"No valid submission was found ({action})."
+            status, obs = exits.submission_not_found(action), f"No valid submission was found ({action})."
         except EvaluationFormatError as exc:
-            status, obs = f"evaluation_format_error ({action})", str(exc)
+            status, obs = exits.evaluation_format_error(action), str(exc)
         except MlgymError as exc:
-            status, obs = f"{type(exc).__name__}, {exc}, ({action})", f"Error: {exc}"
+            status, obs = exits.evaluation_error(exc, action), f"Error: {exc}"
         else:
             reward = self._record(metrics)
             self.submission = path
@@ -341,7 +342,7 @@ class MLGymEnv(gym.Env[str, str]):
         return obs, reward, not truncated, truncated, info
 
     def _forced(self, reason: str, t0: float, truncated: bool = False) -> tuple[str, float, bool, bool, dict]:
-        return self._evaluate_end(reason, f"Exited ({reason})", f"autosubmission ({reason})", t0, truncated)
+        return self._evaluate_end(reason, f"Exited ({reason})", exits.autosubmission(reason), t0, truncated)
 
     def _end(self, status: str, obs: str, t0: float) -> tuple[str, float, bool, bool, dict[str, Any]]:
         self.exit_status = status
