@@ -14,9 +14,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+from ..exits import EARLY_EXIT, INTERRUPTED
 from ..records import UNKNOWN_ERROR, RunRecord
 
-INFRA_STATUSES = ("early_exit", "interrupted")
+INFRA_STATUSES = (EARLY_EXIT, INTERRUPTED)
 INFRA_ERRORS = ("SandboxError", "ShellDied", "OSError", "ConnectionError", "TimeoutError", "BrokenPipeError",
                 "DockerException", "APIError")
 

@@ -10,8 +10,9 @@ from typing import Any
 
 import numpy as np
 
+from .. import exits
 from ..exits import ACCEPTABLE_ENDS
-from ..records import best_of, split_status
+from ..records import UNKNOWN_ERROR, best_of, split_status
 from . import metrics as fm
 from .loader import DEFAULT_SCALE, Run
 
@@ -396,33 +397,32 @@ def report_object(built: Built, bootstrap: int = 0, seed: int = 0) -> dict[str, 
     return out
 
 
+_FORCED_LABELS = {exits.MAX_STEPS: "Max Steps", exits.ExitAction.CONTEXT.value: "Context",
+                  exits.ExitAction.COST.value: "Cost", exits.ExitAction.FORMAT.value: "Format",
+                  exits.ExitAction.API.value: "API", exits.ExitAction.ERROR.value: "Runtime"}
+"""Failure mode of each autosubmission reason (MLGym's EXIT_STATUS_MAP)."""
+
+
 def exit_category(status: str) -> str:
-    """Failure mode of an exit status (after MLGym's EXIT_STATUS_MAP)."""
+    """Failure mode of an exit status constant (:func:`status_key`), after MLGym's EXIT_STATUS_MAP."""
     s = status.strip()
-    if s == "submitted":
+    if s == exits.SUBMITTED:
         return "Success"
-    if s.startswith("autosubmission"):
-        for key, label in (("max_steps", "Max Steps"), ("exit_context", "Context"), ("exit_cost", "Cost"),
-                           ("exit_format", "Format"), ("exit_api", "API"), ("exit_error", "Runtime")):
-            if key in s:
-                return label
-        return "Max Steps"
+    reason = exits.forced_reason(s)
+    if reason is not None or s.startswith("autosubmission"):
+        return _FORCED_LABELS.get(reason or exits.MAX_STEPS, "Max Steps")
     if s.startswith("submission_not_found"):
         return "Submit"
     if "permission" in s.lower():
         return "Permission"
-    if s.startswith("early_exit") or s.startswith("exit_error"):
+    if s in (exits.EARLY_EXIT, exits.ExitAction.ERROR.value):
         return "Runtime"
-    if s.startswith(("skipped", "exit_forfeit")):
+    if s in (exits.SKIPPED, exits.EXIT_FORFEIT):
         return "Forfeit"
-    if s.startswith("exit_context"):
-        return "Context"
-    if s.startswith("exit_cost"):
-        return "Cost"
-    if s.startswith("exit_api"):
-        return "API"
+    if s in _FORCED_LABELS and s != exits.MAX_STEPS:  # an exit action recorded as the status itself
+        return _FORCED_LABELS[s]
     if s == "unknown":
         return "No trajectory"
-    if s.startswith("unknown_error"):
+    if s.startswith(UNKNOWN_ERROR):
         return "Unknown error"
     return "Evaluation"

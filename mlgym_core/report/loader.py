@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..exits import INTERRUPTED
 from ..pricing import cost_of
 from ..records import RunRecord
 
@@ -77,7 +78,7 @@ class Run:
 
     @property
     def interrupted(self) -> bool:
-        return self.exit_status == "interrupted"
+        return self.exit_status == INTERRUPTED
 
     @property
     def name(self) -> str:
