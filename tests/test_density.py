@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from mlgym_core.env import MLGymEnv
-from mlgym_core.shell import descendants
+from mlgym_core.processes import descendants
 
 from .conftest import needs_games
 

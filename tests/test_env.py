@@ -193,7 +193,7 @@ def test_max_steps_must_be_a_positive_integer(bad):
 def _new_processes(before: set[int]) -> set[int]:
     """Processes below this one, not in ``before``, still running (zombies are dead: under pytest, a
     child subreaper, an orphaned bwrap helper waits there to be reaped)."""
-    from mlgym_core.shell import descendants
+    from mlgym_core.processes import descendants
 
     def running(pid: int) -> bool:
         try:
@@ -206,7 +206,7 @@ def _new_processes(before: set[int]) -> set[int]:
 
 
 def test_reset_failing_before_the_sandbox_starts_leaves_nothing(tmp_path):
-    from mlgym_core.shell import descendants
+    from mlgym_core.processes import descendants
     from mlgym_core.testing import make_task_spec
 
     folder = tmp_path / "task"
@@ -257,7 +257,8 @@ class _RuntimeThatFailsAfterStart:
 
 
 def test_reset_failing_after_the_sandbox_started_stops_it(tmp_path):
-    from mlgym_core.shell import ShellDied, descendants
+    from mlgym_core.processes import descendants
+    from mlgym_core.shell import ShellDied
 
     runtime = _RuntimeThatFailsAfterStart()
     e = MLGymEnv("battleOfSexes", runtime=runtime, work_dir=tmp_path / "work")

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from mlgym_core.shell import descendants
+from mlgym_core.processes import descendants
 
 from .conftest import needs_games
 from .test_density import _live as _alive

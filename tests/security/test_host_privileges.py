@@ -35,7 +35,7 @@ def test_sandbox_processes_and_files_are_not_host_root(start_sandbox):
     pid = int(out(box, "sleep 60 & echo $!").strip().splitlines()[-1])
     out(box, "touch made-inside; mkdir d")
     # the background process, seen from the host: find it by its command line below the shell
-    from mlgym_core.shell import descendants
+    from mlgym_core.processes import descendants
 
     sleeps = [p for p in descendants(box.shell.pid) if Path(f"/proc/{p}/cmdline").read_bytes().startswith(b"sleep")]
     assert sleeps, f"no sleep below the sandbox (inside pid {pid})"
