@@ -186,7 +186,7 @@ def test_default_tool_groups_give_the_aci_and_the_state_is_recorded(naive, tmp_p
 
 
 # -- nothing reaches around the protocol ---------------------------------------------------------------
-AGENT_MODULES = sorted((REPO / "plugins" / "mlgym_agents" / "mlgym_agents").glob("*.py")) + [
+AGENT_MODULES = sorted((REPO / "plugins" / "mlgym_agents" / "mlgym_agents").rglob("*.py")) + [
     REPO / "mlgym_core" / "default_agents.py"]
 FORBIDDEN = {"env", "traj"}
 
