@@ -81,13 +81,14 @@ def _callable(who: str, f: Any) -> None:
 
 def check_agent(spec: AgentSpec, tool_groups: set[str] | None = None) -> None:
     """The factory is callable; every tool group the agent asks for is provided by an installed plugin
-    (``tool_groups``: the groups installed; default: those of the tools registered now)."""
+    (``tool_groups``: the groups installed; default: those of the tools registered now). The ACI's
+    group is the exception, as at run time: without it the agent runs with a warning."""
+    from .episode import ACI_GROUP
+
     who = f"agent '{spec.qualified}'"
     _callable(who, spec.factory)
-    if spec.plugin.startswith("core."):  # core's own agents use the ACI where a plugin installed it
-        return
     have = tool_groups_installed() if tool_groups is None else tool_groups
-    missing = [g for g in spec.tool_groups if g not in have and g != ACI_GROUP]  # no ACI: a warning at run time
+    missing = [g for g in spec.tool_groups if g not in have and g != ACI_GROUP]
     if missing:
         _fail(who, f"asks for tool group(s) {', '.join(missing)}, which no installed plugin provides "
                    f"(installed: {', '.join(sorted(have)) or 'none'})")

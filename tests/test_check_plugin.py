@@ -118,3 +118,13 @@ def test_pack_with_a_typo_in_its_yaml_fails_in_either_mode(site, monkeypatch, st
     yaml.write_text(yaml.read_text().replace("hidden_files", "hiden_files"))
     with pytest.raises(CheckError, match=r"oneTask/task.yaml: field 'hiden_files': unknown key$"):
         check_plugin(f"pack_typo{strict}")
+
+
+def test_agent_tool_groups_must_be_installed_but_the_aci(core_only):
+    from mlgym_core import AgentSpec
+    from mlgym_core.checks import check_agent
+
+    check_agent(AgentSpec(name="plain", description="d", factory=dict))  # core + the ACI: runs with a warning
+    with pytest.raises(CheckError, match=r"agent 'wants': asks for tool group\(s\) memory, which no installed "
+                                         r"plugin provides \(installed: core\)"):
+        check_agent(AgentSpec(name="wants", description="d", factory=dict, tool_groups=("core", "memory")))
