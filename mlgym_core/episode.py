@@ -185,13 +185,13 @@ def agent_tool_groups(agent: AgentSpec, requested: Sequence[str] | None = None,
     groups = list(agent.tool_groups)
     if ACI_GROUP not in groups:
         return groups, None
-    from .registry import collect
+    from .registry import _install_hint, collect
 
     if any(t.group == ACI_GROUP for t in collect("tools")):
         return groups, None
     groups.remove(ACI_GROUP)
-    return groups, (f"agent '{agent.name}' gets no file-editing tools (open, edit, create ...): no installed "
-                    "plugin provides the tool group 'default' (pip install mlgym-tools)")
+    return groups, (f"agent '{agent.name}' gets no file-editing tools (open, edit, create ...): no plugin loaded "
+                    f"provides the tool group '{ACI_GROUP}'. {_install_hint('edit', 'tools')}").strip()
 
 
 def warn(message: str) -> None:
