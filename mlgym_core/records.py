@@ -348,13 +348,6 @@ class RunRecord(_Part):
     def to_json(self) -> dict[str, Any]:
         return self.model_dump(mode="json", by_alias=True)
 
-    @property
-    def best(self) -> float | None:
-        """Best score of the task's metric under its direction."""
-        if self.task is None or self.task.metric is None:
-            return None
-        return best_of(metric_values(self.scores, self.task.metric), self.task.higher_is_better)
-
     def infra_failure(self) -> str | None:
         """None when the episode ran (whatever the agent's exit status); else one line saying what failed.
 
