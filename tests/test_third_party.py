@@ -131,3 +131,24 @@ def test_the_broken_pack_changes_nothing_for_the_others(installed):
                  "print(json.dumps(sorted(e for e in gym.registry if e.startswith('mlgym/'))))")
     assert out.returncode == 0, out.stderr
     assert "mlgym/acmeGuess" in json.loads(out.stdout.strip().splitlines()[-1])  # gymnasium too
+
+
+def test_a_wheel_built_without_its_package_data_is_caught(installed):
+    """The classic packaging slip: no [tool.setuptools.package-data], so the wheel holds plugin.py and no
+    task.yaml. It loads and lists as ok, registers nothing, and `mlgym check` says so."""
+    src = installed / "src" / "acme_nodata"
+    shutil.copytree(SOURCES / "acme_tasks", src)
+    project = src / "pyproject.toml"
+    project.write_text(project.read_text().replace("acme-mlgym-tasks", "acme-mlgym-nodata")
+                       .split("[tool.setuptools.package-data]")[0])
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", "-w",
+                    str(installed / "nodata"), str(src)], check=True, capture_output=True, timeout=300)
+    (wheel,) = (installed / "nodata").glob("*.whl")
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target",
+                    str(installed / "site_nodata"), str(wheel)], check=True, capture_output=True, timeout=300)
+    rows = {r["name"]: r for r in json.loads(mlgym(installed, "list-plugins", "--json", site="site_nodata").stdout)}
+    assert rows["acme_tasks"]["status"] == "ok" and rows["acme_tasks"]["provides"] == {}
+    res = mlgym(installed, "check", site="site_nodata")
+    assert res.returncode == 1
+    assert ("FAIL plugin 'acme_tasks' (acme-mlgym-nodata 1.0.0): register_tasks() registered no tasks (are its "
+            "task.yaml files shipped as package data?)") in res.stderr
