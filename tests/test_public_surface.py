@@ -16,13 +16,6 @@ import mlgym_core
 REPO = Path(__file__).resolve().parents[1]
 PUBLIC = ("mlgym_core", "mlgym_core.testing")
 
-# Package modules still importing core internals, each with the internal modules it may use until
-# its owner switches it (the agents belong to the agent-side contract's work): expected to empty.
-NOT_YET_SWITCHED: dict[str, set[str]] = {
-    "plugins/mlgym_agents/mlgym_agents/openai_backend.py": {"mlgym_core.errors", "mlgym_core.pricing",
-                                                            "mlgym_core.protocols"},
-}
-
 
 def _package_files() -> list[Path]:
     """Every module of every plugin package (plugins/<dist>/<package>/), tests and build folders aside."""
@@ -54,19 +47,12 @@ def test_plugin_packages_use_only_the_public_surface():
     bad = []
     for path in files:
         rel = str(path.relative_to(REPO))
-        allowed = NOT_YET_SWITCHED.get(rel, set())
         for line, module, name in _core_uses(ast.parse(path.read_text(encoding="utf-8"), str(path))):
-            if module not in PUBLIC and module not in allowed:
+            if module not in PUBLIC:
                 bad.append(f"{rel}:{line}: {module}" + (f" ({name})" if name else ""))
             elif module == "mlgym_core" and name and name not in mlgym_core.__all__:
                 bad.append(f"{rel}:{line}: mlgym_core.{name} is not in mlgym_core.__all__")
     assert not bad, "plugins reach into core's internals:\n" + "\n".join(bad)
-
-
-def test_the_not_yet_switched_list_names_only_agents_and_runtimes():
-    for rel in NOT_YET_SWITCHED:
-        assert rel.startswith(("plugins/mlgym_agents/", "plugins/mlgym_runtimes/")), rel
-        assert (REPO / rel).exists(), f"{rel} is gone: drop it from NOT_YET_SWITCHED"
 
 
 def test_the_checker_sees_internal_imports():
