@@ -6,8 +6,10 @@ use only what the protocol lists (a test scans them); ``env``, ``traj`` and ``dr
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
+import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -53,6 +55,9 @@ class RecordedEpisode:
         if warnings:  # e.g. a model without a list price: its cost counts as 0
             self.traj["info"]["warnings"] = warnings
         self._state: str | None = None
+        self._family: _Family = _Family()
+        """Shared by an episode and all its forks: the forks to close when the agent returns."""
+        self._is_fork = False
 
     # -- the agent-side contract (protocols.Episode) ------------------------------------------
     @property
@@ -131,7 +136,40 @@ class RecordedEpisode:
         self.traj["info"].setdefault("notes", []).append(str(text))
 
     def keep_snapshot(self) -> Path:
-        return Path(self.env.snapshot(self.traj_path.parent / "snapshot"))
+        name = f"{self.traj_path.stem}.snapshot" if self._is_fork else "snapshot"
+        return Path(self.env.snapshot(self.traj_path.parent / name))
+
+    def fork(self, traj_path: str | Path | None = None) -> RecordedEpisode:
+        if self.env.sandbox is None:
+            raise MlgymError("episode.fork(): the episode is closed")
+        path = self._family.claim(self.traj_path, None if traj_path is None else Path(traj_path))
+        try:
+            child_env = self.env.fork()
+        except BaseException:
+            path.unlink(missing_ok=True)
+            raise
+        child = RecordedEpisode.__new__(RecordedEpisode)
+        child.__dict__.update(self.__dict__)
+        usage = copy.deepcopy(self._usage)
+        child.__dict__.update(
+            env=child_env, traj_path=path, traj=copy.deepcopy(self.traj), writer=TrajectoryWriter(path),
+            options=dict(self.options), info=copy.deepcopy(self.info), on_step=None, _usage=usage, _is_fork=True,
+            model=None if self.model is None else MeteredModel(self.model.backend, usage,
+                                                               step=lambda: len(child.traj["trajectory"])))
+        child.traj["info"]["forked_from"] = {"traj": self.traj_path.name, "step": self.current_step}
+        self._family.add(child)
+        try:
+            child.writer.write(child.traj)
+        except BaseException:
+            child.close()
+            raise
+        return child
+
+    def close(self) -> None:
+        if not self._is_fork:
+            return
+        self.done = True
+        self.env.close()
 
     # -- core's side ----------------------------------------------------------------------------
     @property
@@ -151,7 +189,8 @@ class RecordedEpisode:
         """Run ``agent`` on this episode and make sure the episode ends.
 
         A :class:`ModelError` the agent lets through (the cost limit, an API failure) ends the episode
-        with its exit action, as MLGym's agent loop does; an agent that returns early forfeits."""
+        with its exit action, as MLGym's agent loop does; an agent that returns early forfeits. The
+        forks the agent made are closed when it returns (their trajectories stay)."""
         try:
             agent.run(self)
         except ModelError as exc:
@@ -160,6 +199,8 @@ class RecordedEpisode:
                 return
             self.exit(getattr(exc, "exit_action", "exit_api"), f"{type(exc).__name__}: {exc}")
             return
+        finally:
+            self._family.close_all()
         if not self.done:
             self.step(EXIT_FORFEIT)
 
@@ -169,6 +210,44 @@ class RecordedEpisode:
         i["exit_status"] = self.env.exit_status
         i["submission"] = self.env.submission
         i["score"] = list(self.env.scores)
+
+
+class _Family:
+    """An episode's forks (and their forks): their ``.traj`` names, and closing them all."""
+
+    def __init__(self) -> None:
+        self.forks: list[RecordedEpisode] = []
+        self._lock = threading.Lock()
+
+    def claim(self, origin: Path, path: Path | None) -> Path:
+        """The fork's trajectory path: ``path``, or the first free ``<taskId>.fork-<k>.traj`` beside ``origin``."""
+        with self._lock:
+            taken = {f.traj_path.resolve() for f in self.forks} | {origin.resolve()}
+            if path is not None:
+                if path.resolve() in taken or path.exists():
+                    raise MlgymError(f"episode.fork(): {path} exists already; give a new file")
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.touch()
+                return path
+            stem = origin.name.split(".", 1)[0]
+            k = 1
+            while (p := origin.with_name(f"{stem}.fork-{k}.traj")).resolve() in taken or p.exists():
+                k += 1
+            p.touch()  # claimed (a fork made in another thread skips it)
+            return p
+
+    def add(self, fork: RecordedEpisode) -> None:
+        with self._lock:
+            self.forks.append(fork)
+
+    def close_all(self) -> None:
+        with self._lock:
+            forks, self.forks = self.forks, []
+        for f in forks:
+            try:
+                f.close()
+            except Exception as exc:  # one broken fork must not keep the others' sandboxes running
+                warn(f"closing the fork {f.traj_path.name} failed: {type(exc).__name__}: {exc}")
 
 
 def agent_tool_groups(agent: AgentSpec, requested: Sequence[str] | None = None,

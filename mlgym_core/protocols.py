@@ -139,6 +139,23 @@ class Episode(Protocol):
         ``mlgym run --resume-from``; returns the snapshot folder."""
         ...
 
+    def fork(self, traj_path: str | Path | None = None) -> Episode:
+        """A new independent episode equal to this one now, to branch from (tree search, best-of-n).
+
+        The fork gets a copy of the sandbox (``env.fork()``: workspace files, working directory,
+        exported variables, functions, aliases; background processes are not carried), of the
+        history and trajectory so far and of the model usage (the fork's cost limit counts the shared
+        prefix; each branch then counts its own calls). Each branch then steps on its own; the fork
+        records to its own ``.traj``: ``traj_path`` or ``<taskId>.fork-<k>.traj`` beside this one
+        (run.json and the score are the original episode's). Core closes every fork when the agent
+        returns; :meth:`close` ends a branch earlier."""
+        ...
+
+    def close(self) -> None:
+        """End a fork made by :meth:`fork` now: its sandbox stops, its ``.traj`` stays. Core closes
+        the episode it gave the agent itself; closing that one does nothing."""
+        ...
+
 
 class Agent(Protocol):
     """Runs one episode: calls ``episode.step(action, ...)`` until ``episode.done``."""
