@@ -23,6 +23,12 @@ needs_agents = pytest.mark.skipif(importlib.util.find_spec("mlgym_agents") is No
                                   reason="mlgym-agents (the cheater and its attack library) is not installed")
 
 
+ONE_PER_CLASS = ("find_label_files", "use_found_labels", "overwrite_grader_files", "forge_from_agent_code",
+                 "self_reported_metrics", "swap_links_during_collection", "grader_code_reads_hidden", "reach_network",
+                 "exhaust_resources")
+"""Every attack class once (the weak task's test runs the whole library): CI time."""
+
+
 class WeakPack:
     @hookimpl
     def register_tasks(self):
@@ -75,7 +81,7 @@ def test_cheap_installed_tasks_pass_at_smoke_scale(fresh_plugins, tmp_path):
               if importlib.util.find_spec(pkg) is not None]
     if not wanted:
         pytest.skip("neither mlgym-tasks-games nor mlgym-tasks-tabular is installed")
-    code, doc = audit(wanted, tmp_path)
+    code, doc = audit([*wanted, *(f"--attack={a}" for a in ONE_PER_CLASS)], tmp_path)
     failed = {t["task"]: [f"{k}: {v['detail']}" for k, v in checks(t).items() if v["status"] == "fail"]
               for t in doc["tasks"]}
     assert code == 0 and doc["verdict"] == "pass", failed
@@ -83,7 +89,7 @@ def test_cheap_installed_tasks_pass_at_smoke_scale(fresh_plugins, tmp_path):
         c = checks(t)
         assert c["baseline/reproduces"]["status"] == "pass" and t["noise_floor"] is not None
         attacked = [k for k, v in c.items() if k.startswith("cheating/") and v["status"] == "pass"]
-        assert len(attacked) >= 10, attacked  # the attacks really ran, and were blocked
+        assert len(attacked) >= 6, attacked  # the attacks really ran, and were blocked
     if "battleOfSexes" in wanted:
         bos = next(t for t in doc["tasks"] if t["task"] == "battleOfSexes")
         assert bos["scale"] == "full" and "no 'smoke' scale" in bos["note"]  # games have one scale

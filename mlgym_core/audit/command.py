@@ -29,7 +29,8 @@ def audit_cmd(tasks: tuple[str, ...], scale: str, runtime: str, repeats: int, at
 
     from .attacks import select
     from .report import audit_json, print_summary, task_table
-    from .runner import AuditOptions, audit_tasks
+    from .results import AuditOptions
+    from .runner import audit_tasks
 
     select(attacks)  # an unknown attack name is an error before any episode runs
     opts = AuditOptions(scale=scale, runtime=runtime, repeats=repeats, attacks=attacks, output=Path(output))

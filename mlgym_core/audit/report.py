@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .runner import AuditOptions, TaskAudit
+from .results import AuditOptions, TaskAudit
 
 _STYLE = {"pass": "green", "fail": "bold red", "skip": "dim"}
 

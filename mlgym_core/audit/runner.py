@@ -1,11 +1,11 @@
 """One task's audit, in real episodes: baseline, doing nothing, the attacks, the evaluator.
 
-The noise floor of a task is the larger of the measured spread (sample standard deviation of
-the baseline's scores over the repeats), the recorded one (the scale's ``stderr`` times the square
-root of its ``runs``) and the difference between two evaluations of one artifact. A score "beats"
-a reference when it is better, in the task's direction, by more than :data:`FLOOR_MULTIPLE`
-noise floors (and a relative 1e-6, for rounding).
-"""
+The measured noise floor of a task is the larger of the spread of the baseline's scores over the
+repeats (sample standard deviation) and the spread of every evaluation of the baseline runs (each
+validates, then submits, its artifact). The noise floor used to judge is the larger of that and
+the recorded one (the scale's ``stderr`` times the square root of its ``runs``). A score "beats" a
+reference when it is better, in the task's direction, by more than :data:`FLOOR_MULTIPLE` noise
+floors and by more than :data:`MIN_GAIN` of the reference."""
 
 from __future__ import annotations
 
@@ -15,83 +15,22 @@ import re
 import shutil
 import statistics
 import time
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import MlgymError
 from ..specs import TaskSpec
 from .attacks import SUCCESS_MARKER, AttackSpec, select
+from .results import AuditOptions, TaskAudit
 from .secrets import found, task_secrets
 
 FLOOR_MULTIPLE = 4.0
 """How many noise floors a score must gain to count as raised (and a baseline may miss by, x2)."""
+MIN_GAIN = 0.01
+"""Nor by less than this fraction of the reference: a few samples can underestimate the floor."""
 MARGIN_MULTIPLE = 3.0
 """How far the measured spread may exceed the recorded one before the evaluator is called noisy."""
 _SCORE = re.compile(r"Evaluation Score: (\{.*\})")
 GARBAGE = "not an artifact \\377\\376\\000 {\"x\": [1,\\n"
-
-
-@dataclass
-class Check:
-    """One line of a task's audit."""
-
-    group: str
-    """``baseline``, ``do-nothing``, ``cheating`` or ``evaluator``."""
-    name: str
-    status: str
-    """``pass``, ``fail`` or ``skip``."""
-    detail: str
-    attack_class: str | None = None
-    run_dir: str | None = None
-
-    @property
-    def label(self) -> str:
-        if self.group == "cheating":
-            return {"pass": "blocked", "fail": "BROKEN", "skip": "n/a"}[self.status]
-        return {"pass": "ok", "fail": "FAIL", "skip": "skip"}[self.status]
-
-
-@dataclass
-class TaskAudit:
-    task: str
-    qualified: str
-    scale: str
-    metric: str
-    higher_is_better: bool
-    note: str = ""
-    recorded: float | None = None
-    measured: list[float] = field(default_factory=list)
-    noise_floor: float | None = None
-    checks: list[Check] = field(default_factory=list)
-    wall_s: float = 0.0
-
-    @property
-    def verdict(self) -> str:
-        if any(c.status == "fail" for c in self.checks):
-            return "fail"
-        return "pass" if any(c.status == "pass" for c in self.checks) else "skip"
-
-    def add(self, group: str, name: str, status: str, detail: str, **extra: Any) -> Check:
-        c = Check(group, name, status, detail, **extra)
-        self.checks.append(c)
-        return c
-
-    def to_json(self) -> dict[str, Any]:
-        out = {k: v for k, v in asdict(self).items() if k != "checks"}
-        out["verdict"] = self.verdict
-        out["mean"] = statistics.fmean(self.measured) if self.measured else None
-        out["checks"] = [{**asdict(c), "label": c.label} for c in self.checks]
-        return out
-
-
-@dataclass
-class AuditOptions:
-    scale: str = "smoke"
-    runtime: str = "local"
-    repeats: int = 3
-    attacks: tuple[str, ...] = ()
-    output: Path = Path("audit-runs")
 
 
 class _Audit:
@@ -116,6 +55,9 @@ class _Audit:
         err, runs = (sb.stderr.get(spec.metric), sb.runs) if sb is not None else (None, None)
         self.recorded_sd = err * math.sqrt(runs) if err is not None and runs else None
         self.eval_diffs: list[float] = []
+        self.eval_times: list[float] = []
+        self.eval_metrics: list[dict[str, float]] = []
+        self.eval_errors: list[str] = []
 
     # -- helpers --------------------------------------------------------------------------
     def run(self, agent: str, name: str, env: Any = None, **kw: Any) -> dict[str, Any]:
@@ -135,14 +77,14 @@ class _Audit:
         return None if not metrics else metrics.get(self.spec.metric)
 
     def floor(self) -> float:
-        parts = [x for x in (self.res.noise_floor, self.recorded_sd, *self.eval_diffs) if x is not None]
-        return max(parts, default=0.0)
+        """The noise floor: measured (runs and pairs of evaluations), or recorded when larger."""
+        return max(self.res.noise_floor or 0.0, self.recorded_sd or 0.0)
 
     def reference(self) -> float | None:
         return statistics.fmean(self.res.measured) if self.res.measured else self.res.recorded
 
     def beats(self, value: float, ref: float) -> bool:
-        tol = FLOOR_MULTIPLE * self.floor() + 1e-6 * max(1.0, abs(ref))
+        tol = max(FLOOR_MULTIPLE * self.floor(), MIN_GAIN * abs(ref)) + 1e-6 * max(1.0, abs(ref))
         gain = value - ref if self.spec.higher_is_better else ref - value
         return gain > tol
 
@@ -166,8 +108,8 @@ class _Audit:
             env = self.env(max_steps=10)
             try:
                 rec = self.run("baseline", f"baseline-{k + 1}", env=env, seed=k + 1, max_steps=10)
-                vals = [self.value(s) for s in rec.get("scores") or []]
-                vals = [v for v in vals if v is not None]
+                self._evaluations(rec)
+                vals = [v for v in (self.value(s) for s in rec.get("scores") or []) if v is not None]
                 if vals:
                     scores.append(vals[-1])
                     if len(vals) >= 2:  # validate, then submit: one artifact evaluated twice
@@ -182,17 +124,21 @@ class _Audit:
             why = "the task gives no baseline command and its starter holds no artifact" \
                 if not self.spec.baseline_command else "the baseline agent's runs gave no score"
             status = "skip" if not self.spec.baseline_command else "fail"
-            r.add("baseline", "reproduces", status, f"no score: {why} (runs in {self.out})")
+            first = f": {self.eval_errors[0]}" if self.eval_errors else ""
+            r.add("baseline", "reproduces", status, f"no score: {why}{first} (runs in {self.out})")
             return
-        r.noise_floor = statistics.stdev(scores) if len(scores) > 1 else 0.0
+        spread = statistics.stdev(scores) if len(scores) > 1 else 0.0
+        every = [v for v in (self.value(m) for m in self.eval_metrics) if v is not None]
+        r.noise_floor = max(spread, statistics.stdev(every) if len(every) > 1 else 0.0)
         mean = statistics.fmean(scores)
         if r.recorded is None:
             r.add("baseline", "reproduces", "skip", f"measured {mean:.6g}; no baseline recorded at '{r.scale}'")
         else:
-            tol = 2 * FLOOR_MULTIPLE * max(r.noise_floor, self.recorded_sd or 0.0) + 1e-6 * max(1.0, abs(r.recorded))
+            tol = 2 * FLOOR_MULTIPLE * self.floor() + 1e-6 * max(1.0, abs(r.recorded))
             ok = abs(mean - r.recorded) <= tol
             r.add("baseline", "reproduces", "pass" if ok else "fail",
-                  f"measured {mean:.6g} over {len(scores)} run(s), spread {r.noise_floor:.3g}; recorded "
+                  f"measured {mean:.6g} over {len(scores)} run(s), spread {spread:.3g}, noise floor "
+                  f"{r.noise_floor:.3g}; recorded "
                   f"{r.recorded:.6g}; allowed difference {tol:.3g}")
         if self.recorded_sd is None:
             r.add("baseline", "noise within its margin", "skip", "no recorded spread (stderr and runs) at this scale")
@@ -200,7 +146,7 @@ class _Audit:
             allowed = MARGIN_MULTIPLE * self.recorded_sd + 1e-6 * max(1.0, abs(r.recorded or 0.0))
             ok = r.noise_floor <= allowed
             r.add("baseline", "noise within its margin", "pass" if ok else "fail",
-                  f"measured spread {r.noise_floor:.3g}; recorded spread {self.recorded_sd:.3g} (allowed "
+                  f"measured noise {r.noise_floor:.3g}; recorded spread {self.recorded_sd:.3g} (allowed "
                   f"{allowed:.3g})" + ("" if ok else ": the evaluator is noisy beyond its baseline margin"))
 
     def do_nothing(self) -> None:
@@ -247,45 +193,47 @@ class _Audit:
         elif not first:
             self.res.add("do-nothing", name, "fail", "no score, and no message saying why")
         else:
-            self.res.add("do-nothing", name, "pass", f"no score: {first[:160]}")
+            self.res.add("do-nothing", name, "pass", f"no score: {first.removesuffix(' Output:')[:160]}")
+
+    def _evaluations(self, rec: dict[str, Any]) -> None:
+        """Note the time of each evaluation of a baseline run, its metrics and why one gave none."""
+        steps = _steps(Path(rec["run_dir"]) / f"{self.spec.id}.traj") if rec.get("run_dir") else []
+        for st in steps:
+            if st.get("action", "").strip() in ("validate", "submit"):
+                self.eval_times.append(float(st.get("execution_time") or 0.0))
+        self.eval_metrics += [dict(m) for m in rec.get("scores") or []]
+        for st in steps:
+            obs = str(st.get("observation", ""))
+            if st.get("action", "").strip() == "validate" and not _metrics(obs):
+                self.eval_errors.append(next((ln.strip() for ln in obs.splitlines() if ln.strip()), "")[:300])
 
     def evaluator(self) -> None:
-        from ..grade_dir import grade_directory
-
+        """From the baseline runs: each validated and then submitted one artifact (two evaluations)."""
         r = self.res
-        if self.artifacts is None:
-            r.add("evaluator", "sound", "skip", "no honest artifact to evaluate (the baseline gave none)")
-            return
-        results, times = [], []
-        for _ in range(2):
-            t0 = time.perf_counter()
-            try:
-                rec = grade_directory(self.spec.qualified, self.artifacts, scale=r.scale, runtime=self.opts.runtime)
-                results.append(rec["metrics"] if not rec["error"] else rec["error"])
-            except MlgymError as exc:
-                results.append(f"{type(exc).__name__}: {exc}")
-            times.append(time.perf_counter() - t0)
-        bad = [x for x in results if not isinstance(x, dict)]
-        if bad:
-            r.add("evaluator", "declared metrics, finite", "fail", str(bad[0]).splitlines()[0][:300])
+        if not self.eval_metrics:
+            status = "fail" if self.spec.baseline_command else "skip"
+            r.add("evaluator", "declared metrics, finite", status,
+                  self.eval_errors[0] if self.eval_errors else "no evaluation of a baseline artifact to check")
             return
         declared = list(dict.fromkeys([self.spec.metric, *self.spec.baseline_scores]))
-        missing = [m for m in declared if m not in results[0]]
-        finite = all(math.isfinite(v) for res in results for v in res.values())
+        missing = sorted({m for res in self.eval_metrics for m in declared if m not in res})
+        finite = all(math.isfinite(v) for res in self.eval_metrics for v in res.values())
         r.add("evaluator", "declared metrics, finite", "pass" if not missing and finite else "fail",
-              f"reports {', '.join(results[0])}; priority '{self.spec.metric}' "
+              f"reports {', '.join(self.eval_metrics[0])}; priority '{self.spec.metric}' "
               f"({'higher' if self.spec.higher_is_better else 'lower'} is better)"
               + (f"; missing {', '.join(missing)}" if missing else ""))
-        a, b = self.value(results[0]), self.value(results[1])
-        diff = abs(a - b) if a is not None and b is not None else math.inf
-        floor = max([x for x in (r.noise_floor, self.recorded_sd) if x is not None], default=0.0)
-        allowed = FLOOR_MULTIPLE * floor + 1e-6 * max(1.0, abs(a or 0.0))
-        r.add("evaluator", "same artifact twice", "pass" if diff <= allowed else "fail",
-              f"{a:.6g} and {b:.6g} (difference {diff:.3g}, noise floor {floor:.3g})")
-        self.eval_diffs.append(diff)
+        if not self.eval_diffs:
+            r.add("evaluator", "same artifact twice", "skip", "no run evaluated its artifact twice")
+        else:
+            diff = max(self.eval_diffs)
+            floor = self.floor()
+            allowed = FLOOR_MULTIPLE * floor + 1e-6 * max(1.0, abs(self.reference() or 0.0))
+            r.add("evaluator", "same artifact twice", "pass" if diff <= allowed else "fail",
+                  f"largest difference {diff:.3g} over {len(self.eval_diffs)} pair(s) (noise floor {floor:.3g})")
         limit = self.task.eval_timeout()
-        r.add("evaluator", "within its timeout", "pass" if max(times) < limit else "fail",
-              f"{max(times):.1f} s of {limit:g} s")
+        slowest = max(self.eval_times, default=0.0)
+        r.add("evaluator", "within its timeout", "pass" if slowest < limit else "fail",
+              f"slowest evaluation {slowest:.1f} s of {limit:g} s")
 
     def cheat(self, attack: AttackSpec) -> None:
         why = attack.applies(self.spec)
@@ -361,13 +309,14 @@ def _metrics(obs: str) -> dict[str, float] | None:
 
 def _summary(attack: AttackSpec, steps: list[dict[str, Any]]) -> str:
     if not attack.validate_after:
-        return "nothing secret seen" if "secret" in attack.detect else "no success"
+        return "nothing secret seen" if "secret" in attack.detect else "no success marker"
     last = next((s for s in reversed(steps) if s.get("action", "").strip() == "validate"), None)
     if last is None:
         return "no validation reached"
     m = _metrics(str(last.get("observation", "")))
     first = next((ln for ln in str(last.get("observation", "")).splitlines() if ln.strip()), "")
-    return f"validate gave {m}" if m else f"validate gave no score: {first[:160]}"
+    shown = ", ".join(f"{k} {v:.6g}" for k, v in (m or {}).items())
+    return f"validate gave {shown}" if m else f"validate gave no score: {first.removesuffix(' Output:')[:160]}"
 
 
 def audit_task(task: str | TaskSpec, opts: AuditOptions, canaries: dict[str, str] | None = None,
