@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 from mlgym_core import SandboxError, get_runtime
 from mlgym_core.cli import cli
-from mlgym_core.testing import check_plugin
+from mlgym_core.testing import check_plugin, list_plugins_json
 
 
 def test_docker_runtime_is_registered() -> None:
@@ -54,3 +54,8 @@ def test_missing_image_names_the_fix(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_plugin_conformance():
     """Loaded through its entry point as mlgym loads it, every hook it implements registers valid items."""
     assert check_plugin("runtimes").provides == {"runtimes": 1, "commands": 2}
+
+
+def test_listed_by_cli():
+    row = next(p for p in list_plugins_json() if p["name"] == "runtimes")
+    assert row["status"] == "ok" and row["provides"] == {"runtimes": 1}

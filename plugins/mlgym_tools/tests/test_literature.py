@@ -105,7 +105,7 @@ def server():
 def service(server, short_tmp):
     opts = {"s2_api_url": server, "allowed_hosts": "127.0.0.1", "backoff": 0.01, "retries": 3,
             "pdf_max_bytes": 200_000, "pdf_max_chars": 3000, "timeout": 5}
-    svc = LiteratureService(task_id="battleOfSexes", socket_dir=short_tmp, options=opts)
+    svc = LiteratureService(task_id="fixtureTask", socket_dir=short_tmp, options=opts)
     yield svc, server
     svc.close()
 
