@@ -22,7 +22,8 @@ def test_plugin_has_the_shape(root):
     assert target == f"{root.name}.plugin" and root.name == f"mlgym_{name}"
     assert project["name"] == root.name.replace("_", "-")
     assert (root / root.name / "plugin.py").is_file() and (root / "README.md").is_file()
-    assert "check_plugin(" in (root / "tests" / "test_plugin.py").read_text()
+    tests = (root / "tests" / "test_plugin.py").read_text()
+    assert "check_plugin(" in tests and "list_plugins_json()" in tests  # conformance, and listed by the CLI
     extras = project.get("optional-dependencies", {})
     assert any(d.startswith("pytest") for d in extras.get("test", ())), "a [test] extra with pytest"
     setup = root / "ci" / "setup.sh"
