@@ -9,7 +9,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .episode import ACI_GROUP
 from .errors import CheckError, MlgymError
 from .specs import AgentSpec, DatasetSpec, MetricSpec, ModelBackendSpec, RuntimeSpec, TaskSpec, ToolSpec
 
@@ -47,6 +46,8 @@ def check_task(spec: TaskSpec) -> None:
             make_task(spec, spec.scales[0]).close()
         except MlgymError as exc:
             _fail(who, str(exc))
+        except Exception as exc:  # the pack's own class failing to build
+            _fail(who, f"factory '{spec.factory}' failed: {type(exc).__name__}: {exc}")
 
 
 def check_dataset(spec: DatasetSpec) -> None:
@@ -276,8 +277,9 @@ def check_baseline(spec: TaskSpec, scale: str | None = None) -> BaselineCheck:
     except DataUnavailableError as exc:
         row.detail = f"data not available: {exc}"
         return row
-    except MlgymError as exc:
-        row.status, row.detail = "fail", f"{type(exc).__name__}: {exc}"
+    except Exception as exc:  # a task's own code failing (prepare, factory) fails its row, not the table
+        first = (str(exc).strip().splitlines() or [""])[0]
+        row.status, row.detail = "fail", f"{type(exc).__name__}: {first}"
         return row
     finally:
         row.seconds = time.monotonic() - t0

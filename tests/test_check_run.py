@@ -133,3 +133,14 @@ def test_plugin_that_registers_nothing_is_a_failure(tmp_path, core_only):
     assert failures == ["plugin 'empty_pack' (test 0): register_tasks() registered no tasks "
                         "(are its task.yaml files shipped as package data?)"]
     assert res.exit_code == 1 and "register_tasks() registered no tasks" in res.output
+
+
+def test_a_task_whose_own_code_fails_fails_its_row_only(tmp_path, core_only):
+    root = tmp_path / "tasks"
+    _task(root, "good", GOOD)
+    _task(root, "badFactory", GOOD, factory="json:JSONDecoder")  # not a Task: the factory's error
+    with registered(_Pack(root), name="pack"):
+        res = CliRunner().invoke(cli, ["check", "--run", "good", "badFactory"])
+    assert res.exit_code == 1
+    rows = {ln.split()[0]: ln for ln in res.output.splitlines() if ln.strip().startswith("pack/")}
+    assert " ok " in rows["pack/good"] and " fail " in rows["pack/badFactory"]
