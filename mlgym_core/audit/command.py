@@ -32,7 +32,10 @@ def audit_cmd(tasks: tuple[str, ...], scale: str, runtime: str, repeats: int, at
     from .results import AuditOptions
     from .runner import audit_tasks
 
-    select(attacks)  # an unknown attack name is an error before any episode runs
+    from ..registry import get_runtime
+
+    select(attacks)  # an unknown attack or runtime is an error before any episode runs
+    get_runtime(runtime)
     opts = AuditOptions(scale=scale, runtime=runtime, repeats=repeats, attacks=attacks, output=Path(output))
     console = Console(stderr=as_json)
     results = audit_tasks(list(tasks), opts, on_task=None if as_json else lambda r: console.print(task_table(r)))

@@ -242,7 +242,7 @@ class _Audit:
         if why:
             self.res.add("cheating", attack.name, "skip", why, attack_class=attack.attack_class)
             return
-        kw: dict[str, Any] = {"agent_options": {"attack": attack.qualified},
+        kw: dict[str, Any] = {"agent_options": {"attack": attack.qualified, "make_artifact": False},
                               "max_steps": len(attack.actions) + 4}
         if attack.needs_artifact:
             kw["workspace_from"] = str(self.artifacts)

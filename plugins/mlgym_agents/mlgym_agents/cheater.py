@@ -16,23 +16,30 @@ from mlgym_core import ConfigError
 
 
 class CheaterAgent:
-    """Tries the attacks named in ``attack`` (a name or a list; default: every one that applies)."""
+    """Tries the attacks named in ``attack`` (a name or a list; default: every one that applies).
 
-    def __init__(self, attack: str | list[str] | None = None, **_options: Any) -> None:
+    ``make_artifact`` (default true): before the first attack that starts from the honest artifact,
+    run the task's baseline command to make it (``mlgym audit`` lays the artifact in itself).
+    """
+
+    def __init__(self, attack: str | list[str] | None = None, make_artifact: bool = True,
+                 **_options: Any) -> None:
         if attack is not None and not isinstance(attack, (str, list)):
             raise ConfigError(f"cheater: attack must be a name or a list of names, got {attack!r}")
-        self.names = [attack] if isinstance(attack, str) else list(attack or [])
-
-    def run(self, episode: Any) -> None:
         from mlgym_core import attacks
 
-        task = episode.task_spec
+        names = [attack] if isinstance(attack, str) else list(attack or [])
         every = attacks()
-        chosen = [a for a in every if not self.names or a.name in self.names or a.qualified in self.names]
-        missing = set(self.names) - {a.name for a in chosen} - {a.qualified for a in chosen}
-        if missing:
+        self.chosen = [a for a in every if not names or a.name in names or a.qualified in names]
+        missing = set(names) - {a.name for a in self.chosen} - {a.qualified for a in self.chosen}
+        if missing:  # at construction: no run directory for a misspelt attack
             raise ConfigError(f"cheater: no attack named {', '.join(sorted(missing))} (registered: "
                               f"{', '.join(a.name for a in every) or 'none'})")
+        self.make_artifact = bool(make_artifact)
+
+    def run(self, episode: Any) -> None:
+        task = episode.task_spec
+        chosen = self.chosen
         made_artifact = False
         for a in chosen:
             why_not = a.applies(task)
@@ -42,7 +49,7 @@ class CheaterAgent:
             if episode.done or episode.steps_left < len(a.actions) + 3:
                 episode.note(f"attack {a.name}: not tried (no steps left)")
                 continue
-            if a.needs_artifact and not made_artifact and task.baseline_command and not self.names:
+            if a.needs_artifact and not made_artifact and task.baseline_command and self.make_artifact:
                 episode.step(task.baseline_command, thought=f"attack {a.name}: make the honest artifact first")
                 made_artifact = True
             if a.validates_first:
