@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -142,3 +143,46 @@ def test_an_unknown_attack_or_task_is_one_line_before_any_episode(fresh_plugins,
     res = CliRunner().invoke(cli, ["audit", "--output", str(tmp_path / "a"), "noSuchTask"])
     assert res.exit_code == 2 and "No task 'noSuchTask'" in res.output
     assert not (tmp_path / "a").exists()
+
+
+def test_canaries_are_planted_for_the_audit_only_and_found_in_text(tmp_path, monkeypatch):
+    from mlgym_core.audit.secrets import CANARY_ENV, found, planted_canaries
+
+    monkeypatch.setenv("MLGYM_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv(CANARY_ENV, raising=False)
+    with planted_canaries(tmp_path / "out") as tokens:
+        files = [*(tmp_path / "home").glob("audit-canary-*.txt"), *(tmp_path / "out").glob("audit-canary-*.txt")]
+        assert len(tokens) == 3 and all(t.startswith("mlgym-canary-") and len(t) == 45 for t in tokens)
+        assert {f.read_text().strip() for f in files} | {os.environ[CANARY_ENV]} == set(tokens)
+        assert all(f.stat().st_mode & 0o777 == 0o600 for f in files)
+        env_token = os.environ[CANARY_ENV]
+        assert found(f"HOME=/x\n{CANARY_ENV}={env_token}\n", tokens) == [tokens[env_token]]
+        assert found("mlgym-canary-" + "0" * 32, tokens) == []
+    assert CANARY_ENV not in os.environ and not any(f.exists() for f in files)
+
+
+def test_task_secrets_are_the_files_only_the_grader_sees(tmp_path):
+    from mlgym_core import Task
+    from mlgym_core.audit.secrets import task_secrets
+    from mlgym_core.testing import make_task_spec
+
+    folder, agent, grader = tmp_path / "task", tmp_path / "agent", tmp_path / "grader"
+    for d in (folder, agent, grader):
+        d.mkdir()
+    (folder / "evaluate.py").write_text("print('{}')\n")
+    (folder / "answers.csv").write_text("id,label\n" + "".join(f"{i},{i % 2}\n" for i in range(20)))
+    for d in (agent, grader):  # the same training file on both sides: public
+        (d / "train.csv").write_text("id,x,label\n" + "".join(f"{i},{i * 3},{i % 2}\n" for i in range(20)))
+    (grader / "test_labels.csv").write_text("id,label\n" + "".join(f"{i},{i % 3}\n" for i in range(20)))
+    (grader / "tiny.txt").write_text("1\n")  # too small to be told apart from any trivial file
+
+    class Split(Task):
+        def data_dir(self):
+            return agent
+
+        def grader_binds(self):
+            return {"/home/agent/workspace/data": grader}
+
+    spec = make_task_spec(folder, submission="csv", hidden_files=("answers.csv",))
+    assert sorted(task_secrets(Split(spec)).values()) == [
+        "grader-only file /home/agent/workspace/data/test_labels.csv", "hidden file answers.csv"]

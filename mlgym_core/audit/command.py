@@ -37,8 +37,10 @@ def audit_cmd(tasks: tuple[str, ...], scale: str, runtime: str, repeats: int, at
     select(attacks)  # an unknown attack or runtime is an error before any episode runs
     get_runtime(runtime)
     opts = AuditOptions(scale=scale, runtime=runtime, repeats=repeats, attacks=attacks, output=Path(output))
-    console = Console(stderr=as_json)
-    results = audit_tasks(list(tasks), opts, on_task=None if as_json else lambda r: console.print(task_table(r)))
+    console = Console()
+    err = Console(stderr=True)
+    results = audit_tasks(list(tasks), opts, on_task=None if as_json else lambda r: console.print(task_table(r)),
+                          on_start=lambda spec: err.print(f"mlgym audit: {spec.qualified} ...", highlight=False))
     if as_json:
         click.echo(json.dumps(audit_json(results, opts), indent=2))
     else:

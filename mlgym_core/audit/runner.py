@@ -353,20 +353,22 @@ def _have_gpu() -> bool:
     return Path("/proc/driver/nvidia/gpus").is_dir()
 
 
-def audit_tasks(tasks: list[str], opts: AuditOptions, on_task: Any = None) -> list[TaskAudit]:
-    """Audit each task (all installed ones when ``tasks`` is empty) with canaries planted throughout."""
-    from ..registry import collect
-    from .secrets import planted_canaries
+def audit_tasks(tasks: list[str], opts: AuditOptions, on_task: Any = None, on_start: Any = None,
+                ) -> list[TaskAudit]:
+    """Audit each task (all installed ones when ``tasks`` is empty) with canaries planted throughout.
 
-    from ..registry import get_task
+    ``on_start(spec)`` and ``on_task(result)`` are called before and after each task."""
+    from ..registry import collect, get_task
+    from .secrets import planted_canaries
 
     specs = [get_task(t) for t in tasks] or sorted(collect("tasks"), key=lambda s: s.id.lower())
     out = []
     with planted_canaries(opts.output) as canaries:
         for t in specs:
+            if on_start is not None:
+                on_start(t)
             res = audit_task(t, opts, canaries)
             out.append(res)
             if on_task is not None:
                 on_task(res)
     return out
-
