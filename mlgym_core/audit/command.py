@@ -29,7 +29,7 @@ def audit_cmd(tasks: tuple[str, ...], scale: str, runtime: str, repeats: int, at
 
     from .attacks import select
     from .report import audit_json, print_summary, task_table
-    from .results import AuditOptions
+    from .results import AuditOptions, TaskAudit
     from .runner import audit_tasks
 
     from ..registry import get_runtime
@@ -39,7 +39,16 @@ def audit_cmd(tasks: tuple[str, ...], scale: str, runtime: str, repeats: int, at
     opts = AuditOptions(scale=scale, runtime=runtime, repeats=repeats, attacks=attacks, output=Path(output))
     console = Console()
     err = Console(stderr=True)
-    results = audit_tasks(list(tasks), opts, on_task=None if as_json else lambda r: console.print(task_table(r)),
+
+    def done(res: TaskAudit) -> None:
+        if as_json:  # the document comes at the end; a line per task meanwhile
+            broken = ", ".join(f"{c.group}/{c.name}" for c in res.checks if c.status == "fail")
+            err.print(f"mlgym audit: {res.qualified}: {res.verdict} ({res.wall_s:g} s)"
+                      + (f": {broken}" if broken else ""), highlight=False)
+        else:
+            console.print(task_table(res))
+
+    results = audit_tasks(list(tasks), opts, on_task=done,
                           on_start=lambda spec: err.print(f"mlgym audit: {spec.qualified} ...", highlight=False))
     if as_json:
         click.echo(json.dumps(audit_json(results, opts), indent=2))
