@@ -22,7 +22,8 @@ def task_table(res: TaskAudit) -> Any:
     from rich.text import Text
 
     verdict = Text(res.verdict.upper(), style=_STYLE[res.verdict])
-    title = Text.assemble(f"{res.qualified}  (scale {res.scale}, {res.wall_s:g} s)  ", verdict)
+    title = Text.assemble(f"{res.qualified}  (scale {res.scale}, isolation {res.isolation or '?'}, {res.wall_s:g} s)  ",
+                          verdict)
     t = Table(title=title, title_justify="left", box=None, header_style="bold", pad_edge=False)
     t.add_column("CHECK", no_wrap=True)
     t.add_column("NAME", no_wrap=True)

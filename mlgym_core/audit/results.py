@@ -36,6 +36,8 @@ class TaskAudit:
     metric: str
     higher_is_better: bool
     note: str = ""
+    isolation: str | None = None
+    """What the runtime's sandboxes enforced (``bwrap``, ``none``, ...), from the first baseline run."""
     recorded: float | None = None
     measured: list[float] = field(default_factory=list)
     noise_floor: float | None = None

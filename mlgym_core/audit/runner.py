@@ -109,6 +109,7 @@ class _Audit:
             try:
                 rec = self.run("baseline", f"baseline-{k + 1}", env=env, seed=k + 1, max_steps=10)
                 self._evaluations(rec)
+                self.res.isolation = self.res.isolation or rec.get("isolation")
                 vals = [v for v in (self.value(s) for s in rec.get("scores") or []) if v is not None]
                 if vals:
                     scores.append(vals[-1])
