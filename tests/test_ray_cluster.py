@@ -1,6 +1,8 @@
 """``mlgym bench --executor ray`` on a two-node Ray cluster started on this machine: a head and a
-worker node, each with one CPU and its own custom resource. Episodes spread on both nodes (the node
-id is in each ledger entry's host), the driver alone writes the results, and after the worker node is
+worker node, each with one CPU, its own custom resource and its own (fake: Ray takes the count on
+trust) GPUs, two on the head and one on the worker. Episodes spread on both nodes (the node id is in
+each ledger entry's host), each gets one of its node's GPU ids, an episode asking for more GPUs than
+any node has is refused in one line, the driver alone writes the results, and after the worker node is
 killed a ``--resume`` finishes the bench on the head. Every Ray process the test started is stopped by
 pid (never ``ray stop``, which would stop other Ray sessions on the machine)."""
 
@@ -74,12 +76,12 @@ def cluster():
     common = ["--num-cpus=1", "--node-ip-address=127.0.0.1", "--disable-usage-stats"]
     try:
         subprocess.run(["ray", "start", "--head", f"--port={gcs}", "--include-dashboard=false",
-                        f"--temp-dir={temp_dir}", '--resources={"mlgym_head": 1}', *common],
+                        f"--temp-dir={temp_dir}", '--resources={"mlgym_head": 1}', "--num-gpus=2", *common],
                        env=env, check=True, capture_output=True, timeout=180)
         for attempt in range(3):  # the head took random ports of its own meanwhile: one may be ours
             worker = subprocess.run(["ray", "start", f"--address=127.0.0.1:{gcs}", f"--node-manager-port={node_port}",
                                      f"--object-manager-port={object_port}", '--resources={"mlgym_worker": 1}',
-                                     *common], env=env, capture_output=True, timeout=180)
+                                     "--num-gpus=1", *common], env=env, capture_output=True, timeout=180)
             if worker.returncode == 0:
                 break
             node_port, object_port = _ports(2)
@@ -105,28 +107,49 @@ def _ledger(out: Path) -> dict:
     return json.loads((out / "ledger.json").read_text())["episodes"]
 
 
-def _nodes(cluster: dict) -> dict[str, str]:
-    """Node id prefix (as the ledger's host shows it) -> 'head' or 'worker'."""
-    code = ("import json, ray; ray.init(address='%s', log_to_driver=False, configure_logging=False); "
-            "print(json.dumps([[n['NodeID'][:12], n['Resources']] for n in ray.nodes() if n['Alive']]))"
-            % cluster["address"])
-    r = subprocess.run([sys.executable, "-c", code], env=cluster["env"], capture_output=True, text=True, timeout=120)
+# prints the live nodes, then what the bench's executor says to an episode asking for 3 GPUs
+NODES = """import json, ray
+from mlgym_core.bench.executors import RayExecutor
+ray.init(address=%r, log_to_driver=False, configure_logging=False)
+nodes = [[n['NodeID'][:12], n['Resources']] for n in ray.nodes() if n['Alive']]
+try:
+    RayExecutor(None, None, 0.0, None).submit({}, 1, 3)
+    refused = None
+except Exception as exc:
+    refused = f"{type(exc).__name__}: {exc}"
+print(json.dumps([nodes, refused]))
+"""
+
+
+def _nodes(cluster: dict) -> tuple[dict[str, str], dict[str, float], str | None]:
+    """Node id prefix (as the ledger's host shows it) -> 'head' or 'worker'; each one's GPUs; the
+    executor's refusal of an episode that asks for 3 GPUs."""
+    r = subprocess.run([sys.executable, "-c", NODES % cluster["address"]], env=cluster["env"], capture_output=True,
+                       text=True, timeout=120)
     assert r.returncode == 0, r.stderr[-2000:]
-    return {nid: ("head" if "mlgym_head" in res else "worker") for nid, res in json.loads(r.stdout.splitlines()[-1])}
+    nodes, refused = json.loads(r.stdout.splitlines()[-1])
+    role = {nid: ("head" if "mlgym_head" in res else "worker") for nid, res in nodes}
+    return role, {role[nid]: res.get("GPU", 0) for nid, res in nodes}, refused
 
 
 def test_bench_spreads_on_two_nodes_and_resumes_after_the_worker_node_dies(cluster, tmp_path):
     env = cluster["env"]
-    nodes = _nodes(cluster)
-    assert sorted(nodes.values()) == ["head", "worker"]
+    nodes, gpus, refused = _nodes(cluster)
+    assert sorted(nodes.values()) == ["head", "worker"] and gpus == {"head": 2, "worker": 1}
+    # 3 GPUs in the cluster, but an episode's GPUs come from one node
+    assert refused and refused.startswith("ConfigError: an episode asks for 3 GPUs") and "per node: 2, 1" in refused
     out = tmp_path / "bench"
-    r = subprocess.run(_bench(cluster, out, 4), env=env, capture_output=True, text=True, timeout=300)
+    r = subprocess.run(_bench(cluster, out, 4, "--gpus-per-run", "1"), env=env, capture_output=True, text=True,
+                       timeout=300)
     assert r.returncode == 0, r.stderr[-3000:]
     led = _ledger(out)
     assert all(e["state"] == "done" for e in led.values()) and len(led) == 4
     used = {nodes[e["host"].rsplit("/", 1)[1]] for e in led.values()}
     assert used == {"head", "worker"}  # episodes ran on both nodes
     assert _run_dirs(out) == sorted(led)  # one run dir each, written by the driver
+    for name, e in led.items():  # one GPU each, an id of its own node's (the worker has only GPU 0)
+        devices = json.loads((out / name / "run.json").read_text())["spec"]["devices"]
+        assert devices in ([["0"]] if nodes[e["host"].rsplit("/", 1)[1]] == "worker" else [["0"], ["1"]]), devices
 
     # the worker node dies while a bench runs; --resume finishes it on the head. 3SATTime's baseline
     # episode grades for many seconds, so the episode on the worker node is surely still running
@@ -134,19 +157,15 @@ def test_bench_spreads_on_two_nodes_and_resumes_after_the_worker_node_dies(clust
     out2 = tmp_path / "bench2"
     proc = subprocess.Popen(_bench(cluster, out2, 2, task="3SATTime"), env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 180
-    while time.monotonic() < deadline and proc.poll() is None:
-        try:
-            states = [e["state"] for e in _ledger(out2).values()]
-            if states.count("running") == 2:  # one episode on each node (one CPU each)
-                break
-        except (OSError, ValueError, KeyError):
-            pass
-        time.sleep(0.1)
-    time.sleep(1.0)  # the episodes are past their start on both nodes
     raylet = [p for p in _ours(cluster["temp_dir"])
               if f"--node_manager_port={cluster['worker_port']}".encode() in Path(f"/proc/{p}/cmdline").read_bytes()]
     assert len(raylet) == 1
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline and proc.poll() is None:  # until the worker node's episode has a sandbox
+        if any(_argv0(p) == b"bwrap" for p in descendants(raylet[0])):
+            break
+        time.sleep(0.1)
+    assert proc.poll() is None, "the bench ended before an episode started on the worker node"
     worker_node = [raylet[0], *descendants(raylet[0])]
     _kill(worker_node)
     killed_at = time.time()
@@ -164,6 +183,13 @@ def test_bench_spreads_on_two_nodes_and_resumes_after_the_worker_node_dies(clust
     assert all(nodes[e["host"].rsplit("/", 1)[1]] == "head" for e in after)
     assert _run_dirs(out2) == sorted(led)
     assert not list(out2.glob(".incoming-*"))
+
+
+def _argv0(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0", 1)[0].rsplit(b"/", 1)[-1]
+    except OSError:
+        return b""
 
 
 def _run_dirs(out: Path) -> list[str]:

@@ -99,6 +99,9 @@ class _SpendActor:
 class RayExecutor:
     """Each episode is a Ray task with the task's ``num_cpus`` and ``num_gpus``.
 
+    Ray places it on a node with that many GPUs free (GPUs are counted per node, and the run gets
+    the ids Ray assigned there); an episode asking for more GPUs than any node has is an error.
+
     Connects to ``address`` (or RAY_ADDRESS); without one it starts a local Ray for the bench
     (``num_cpus`` = the workers asked for) and stops it at the end.
     """
@@ -124,6 +127,9 @@ class RayExecutor:
         res = ray.cluster_resources()
         self.cluster_cpus = float(res.get("CPU", 1))
         self.cluster_gpus = int(res.get("GPU", 0))
+        # an episode's GPUs come from one node: what each node has decides what can be placed
+        self.node_gpus = sorted((int(n.get("Resources", {}).get("GPU", 0)) for n in ray.nodes() if n.get("Alive")),
+                                reverse=True)
         self.workers = workers or int(self.cluster_cpus)
         self.total_limit = total_limit
         self.spend_handle: dict[str, Any] | None = None
@@ -144,6 +150,10 @@ class RayExecutor:
     def submit(self, job: dict[str, Any], cpus: float, gpus: int) -> Any:
         if gpus and not self.cluster_gpus:
             gpus = 0  # a CPU-only cluster: run on the CPU rather than wait for ever
+        elif gpus > (self.node_gpus[0] if self.node_gpus else 0):
+            raise ConfigError(f"an episode asks for {gpus} GPUs (--gpus-per-run or the task's resources.gpus) but "
+                              f"no Ray node has that many (GPUs per node: {', '.join(map(str, self.node_gpus))}); "
+                              "Ray would wait for ever")
         cpus = min(cpus, self.cluster_cpus)
         return self.remote.options(num_cpus=cpus, num_gpus=gpus).remote(job, self.spend_handle, self.total_limit)
 
