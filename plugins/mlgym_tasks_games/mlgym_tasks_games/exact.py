@@ -101,6 +101,27 @@ def bos_starter(h: History) -> float:
     return 0.1 + 0.7 * last_col + 0.1 * last_row
 
 
+# -- a strategy keeping per-game state in a module global ----------------------------------------
+# Cooperate 5 rounds, then defect, counting rounds in a global reset at each game's first round. Played
+# one game after another (as MLGym plays them) its expectation is that of ``cooperate_five`` (2.5111;
+# MLGym scored 2.511); a runner interleaving the games round by round scored it 2.602.
+COOPERATE_FIVE_GLOBAL = """\
+n = 0
+
+
+def row_strategy(history):  # cooperate 5 rounds, then defect, counted in a module global
+    global n
+    if not history:
+        n = 0
+    n += 1
+    return 0 if n <= 5 else 1
+"""
+
+
+def cooperate_five(h: History) -> float:
+    return float(len(h) >= 5)
+
+
 STARTERS = {"prisonersDilemma": (PD_PAYOFF, pd_starter, pd_opponent, pd_key),
             "battleOfSexes": (BOS_PAYOFF, bos_starter, bos_opponent, bos_key)}
 

@@ -13,6 +13,7 @@ import pytest
 from mlgym_core.checks import check_task
 from mlgym_core.testing import check_plugin, list_plugins_json
 from mlgym_tasks_games import plugin
+from mlgym_tasks_games.exact import COOPERATE_FIVE_GLOBAL as GLOBAL_STATE
 from mlgym_tasks_games.sat import _label, generate
 
 TASKS = list(plugin.register_tasks())
@@ -132,17 +133,6 @@ def test_3sat_grader_instances_come_from_a_per_installation_secret(tmp_path, mon
 
 
 # -- games played as in MLGym --------------------------------------------------------------
-GLOBAL_STATE = """\
-n = 0
-
-
-def row_strategy(history):  # cooperate 5 rounds, then defect, counted in a module global
-    global n
-    if not history:
-        n = 0
-    n += 1
-    return 0 if n <= 5 else 1
-"""
 
 
 def _score(task: str, tmp_path: Path, strategy: str) -> float:
