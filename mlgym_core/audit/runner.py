@@ -330,8 +330,9 @@ def audit_task(task: str | TaskSpec, opts: AuditOptions, canaries: dict[str, str
     t0 = time.perf_counter()
     a = _Audit(spec, opts, canaries or {})
     try:
-        if spec.resources.gpus and opts.runtime == "local" and not _have_gpu():
-            a.res.add("baseline", "reproduces", "skip", f"the task needs {spec.resources.gpus} GPU(s); none here")
+        if spec.resources.gpus and a.res.scale != "smoke" and opts.runtime == "local" and not _have_gpu():
+            a.res.add("baseline", "reproduces", "skip", f"the task needs {spec.resources.gpus} GPU(s) at "
+                      f"'{a.res.scale}' scale; none here")
             return a.res
         try:
             check_available(spec, a.res.scale)
