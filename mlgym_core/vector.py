@@ -16,7 +16,9 @@ gymnasium does (``info[key]`` an array over episodes, ``info["_" + key]`` a mask
 from __future__ import annotations
 
 from collections.abc import Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+import queue
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -53,6 +55,10 @@ class MLGymVectorEnv(VectorEnv):
         self.observation_space = batch_space(self.single_observation_space, num_envs)
         self._pool = ThreadPoolExecutor(max_workers=num_envs, thread_name_prefix="mlgym-vector")
         self._pending: dict[int, Future[Result]] = {}
+        self._ready: queue.SimpleQueue[int] = queue.SimpleQueue()
+        """Ids of sent steps as they finish (each future's done callback puts its id): recv() takes
+        them in O(1) each instead of polling every pending future per finished step."""
+        self._finished: set[int] = set()
         self._autoreset = np.zeros(num_envs, dtype=np.bool_)
 
     # -- the gymnasium API ---------------------------------------------------------------------
@@ -88,6 +94,7 @@ class MLGymVectorEnv(VectorEnv):
             f.cancel()
         self._pool.shutdown(wait=True, cancel_futures=True)
         self._pending.clear()
+        self._finished.clear()
         closing = ThreadPoolExecutor(max_workers=min(32, self.num_envs))
         list(closing.map(lambda e: e.close(), self.envs))
         closing.shutdown()
@@ -102,7 +109,8 @@ class MLGymVectorEnv(VectorEnv):
         if busy or not all(0 <= i < self.num_envs for i in ids):
             raise MlgymError(f"send(): episodes {busy or ids} are busy or out of range 0..{self.num_envs - 1}")
         for i, action in zip(ids, actions):
-            self._pending[i] = self._pool.submit(self._one, i, action)
+            self._pending[i] = f = self._pool.submit(self._one, i, action)
+            f.add_done_callback(lambda _f, i=i: self._ready.put(i))
 
     def recv(self, min_ready: int = 1, timeout: float | None = None) -> tuple[
             tuple[str, ...], np.ndarray, np.ndarray, np.ndarray, dict[str, Any], np.ndarray]:
@@ -111,15 +119,22 @@ class MLGymVectorEnv(VectorEnv):
         if not self._pending:
             raise MlgymError("recv() with nothing sent")
         min_ready = max(1, min(min_ready, len(self._pending)))
-        while True:
-            done = [i for i, f in self._pending.items() if f.done()]
-            if len(done) >= min_ready:
-                break
-            left = [f for f in self._pending.values() if not f.done()]
-            finished, _ = wait(left, timeout=timeout, return_when=FIRST_COMPLETED)
-            if not finished:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while len(self._finished) < min_ready:
+            left = None if deadline is None else deadline - time.monotonic()
+            if left is not None and left <= 0:
                 break  # timeout: return what is done (maybe nothing)
-        done.sort()
+            try:
+                self._finished.add(self._ready.get(timeout=left))
+            except queue.Empty:
+                break
+        while True:  # and every other step done by now
+            try:
+                self._finished.add(self._ready.get_nowait())
+            except queue.Empty:
+                break
+        done = sorted(i for i in self._finished if i in self._pending)
+        self._finished.difference_update(done)
         results = [self._pending.pop(i).result() for i in done]
         return (tuple(r[0] for r in results), np.array([r[1] for r in results], dtype=np.float64),
                 np.array([r[2] for r in results], dtype=np.bool_), np.array([r[3] for r in results], dtype=np.bool_),

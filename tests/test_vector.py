@@ -58,6 +58,7 @@ def test_a_slow_command_does_not_hold_back_another(vec):
     assert list(ids) == [1] and obs == ("hi",)  # answered while episode 0 still waits
     with pytest.raises(MlgymError, match="busy"):
         vec.send(["echo again"], env_ids=[0])
+    assert len(vec.recv(min_ready=1, timeout=0.05)[5]) == 0  # the timeout passes: nothing more is done
     (vec.envs[0].workspace_host / "go").touch()
     obs, _, _, _, _, ids = vec.recv()
     assert list(ids) == [0] and obs == ("slow",)
