@@ -4,6 +4,7 @@ every task's workspace and grader folder, and names the published figure it comp
 from __future__ import annotations
 
 import importlib.util
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -52,3 +53,22 @@ def test_measured_figures_are_set_against_the_published_one_with_their_standard_
     assert smoke.endswith("measured -0.2 (1 run) vs recorded smoke baseline -0.2054: +0.005444")
     missing = report(Outcome("rlMetaMazeMisc", reason="data missing: x"))
     assert missing == "rlMetaMazeMisc Reward Mean: not measured (data missing: x); published 15.73"
+
+
+@pytest.mark.parametrize("family", ["cv", "nlp"])
+def test_without_the_data_each_task_gets_one_line_naming_what_is_missing(family, tmp_path):
+    package, expected = FAMILIES[family]
+    if importlib.util.find_spec(package) is None:
+        pytest.skip(f"{package} is not installed")
+    env = {k: v for k, v in os.environ.items() if k != "MLGYM_DATA_DIR"}
+    env.update(MLGYM_HOME=str(tmp_path / "home"), HF_HOME=str(tmp_path / "hf"))
+    r = subprocess.run([sys.executable, str(FOLDER / f"{family}.py"), "--work", str(tmp_path / "w"), "--budget", "60"],
+                       capture_output=True, text=True, timeout=120, env=env)
+    assert r.returncode == 1, r.stderr
+    lines = r.stdout.splitlines()[1:]  # after "working folder: ..."
+    assert len(lines) == len(expected)
+    for line, (task, figure) in zip(lines, expected.items()):
+        dataset = line.split("data missing: dataset '")[1].split("'")[0]
+        assert line.startswith(f"{task} ") and "not measured" in line
+        assert line.endswith(f"; published {figure.split()[-1]}")
+        assert f"$MLGYM_DATA_DIR/{dataset}/" in line

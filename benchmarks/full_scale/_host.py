@@ -79,7 +79,7 @@ def _link_data(folder: Path, source: Path | None) -> None:
 
 def _tail(text: str) -> str:
     lines = [ln.strip() for ln in text.strip().splitlines() if ln.strip()]
-    return lines[-1][:300] if lines else "(no output)"
+    return lines[-1][:600] if lines else "(no output)"
 
 
 def lay_out(task: Task, root: Path) -> tuple[Path, Path]:
