@@ -1,5 +1,7 @@
 """benchmarks/full_scale/: each family's script runs in its --dry-run mode on a CPU in seconds, lays out
-every task's workspace and grader folder, and names the published figure it compares with."""
+every task's workspace and grader folder, and names the published figure it compares with; without the
+data, each CV/NLP task gets one line naming what is missing; measured figures are set against the
+published ones with their standard error."""
 
 from __future__ import annotations
 
