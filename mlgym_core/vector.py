@@ -16,8 +16,7 @@ gymnasium does (``info[key]`` an array over episodes, ``info["_" + key]`` a mask
 from __future__ import annotations
 
 from collections.abc import Sequence
-import queue
-import time
+import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
@@ -55,10 +54,11 @@ class MLGymVectorEnv(VectorEnv):
         self.observation_space = batch_space(self.single_observation_space, num_envs)
         self._pool = ThreadPoolExecutor(max_workers=num_envs, thread_name_prefix="mlgym-vector")
         self._pending: dict[int, Future[Result]] = {}
-        self._ready: queue.SimpleQueue[int] = queue.SimpleQueue()
-        """Ids of sent steps as they finish (each future's done callback puts its id): recv() takes
-        them in O(1) each instead of polling every pending future per finished step."""
         self._finished: set[int] = set()
+        """Ids of sent steps that are done and not yet received (each step's done callback adds its id)."""
+        self._cond = threading.Condition()
+        self._want = 0
+        """How many finished steps the waiting recv() needs: only the step that reaches it wakes it."""
         self._autoreset = np.zeros(num_envs, dtype=np.bool_)
 
     # -- the gymnasium API ---------------------------------------------------------------------
@@ -94,7 +94,8 @@ class MLGymVectorEnv(VectorEnv):
             f.cancel()
         self._pool.shutdown(wait=True, cancel_futures=True)
         self._pending.clear()
-        self._finished.clear()
+        with self._cond:
+            self._finished.clear()
         closing = ThreadPoolExecutor(max_workers=min(32, self.num_envs))
         list(closing.map(lambda e: e.close(), self.envs))
         closing.shutdown()
@@ -110,7 +111,13 @@ class MLGymVectorEnv(VectorEnv):
             raise MlgymError(f"send(): episodes {busy or ids} are busy or out of range 0..{self.num_envs - 1}")
         for i, action in zip(ids, actions):
             self._pending[i] = f = self._pool.submit(self._one, i, action)
-            f.add_done_callback(lambda _f, i=i: self._ready.put(i))
+            f.add_done_callback(lambda _f, i=i: self._finish(i))
+
+    def _finish(self, i: int) -> None:
+        with self._cond:
+            self._finished.add(i)
+            if len(self._finished) >= self._want:
+                self._cond.notify()
 
     def recv(self, min_ready: int = 1, timeout: float | None = None) -> tuple[
             tuple[str, ...], np.ndarray, np.ndarray, np.ndarray, dict[str, Any], np.ndarray]:
@@ -119,22 +126,12 @@ class MLGymVectorEnv(VectorEnv):
         if not self._pending:
             raise MlgymError("recv() with nothing sent")
         min_ready = max(1, min(min_ready, len(self._pending)))
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while len(self._finished) < min_ready:
-            left = None if deadline is None else deadline - time.monotonic()
-            if left is not None and left <= 0:
-                break  # timeout: return what is done (maybe nothing)
-            try:
-                self._finished.add(self._ready.get(timeout=left))
-            except queue.Empty:
-                break
-        while True:  # and every other step done by now
-            try:
-                self._finished.add(self._ready.get_nowait())
-            except queue.Empty:
-                break
-        done = sorted(i for i in self._finished if i in self._pending)
-        self._finished.difference_update(done)
+        with self._cond:  # on timeout: what is done by then (maybe nothing)
+            self._want = min_ready
+            self._cond.wait_for(lambda: len(self._finished) >= min_ready, timeout)
+            self._want = 0
+            done = sorted(i for i in self._finished if i in self._pending)
+            self._finished.difference_update(done)
         results = [self._pending.pop(i).result() for i in done]
         return (tuple(r[0] for r in results), np.array([r[1] for r in results], dtype=np.float64),
                 np.array([r[2] for r in results], dtype=np.bool_), np.array([r[3] for r in results], dtype=np.bool_),
