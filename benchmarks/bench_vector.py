@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import select
 import shutil
 import subprocess
@@ -48,7 +49,26 @@ def bare_shells(n: int, rounds: int) -> float:
             p.stdout.close()
 
 
-def vector_env(n: int, rounds: int) -> tuple[float, str]:
+def _sandbox_cpu(pids: list[int]) -> float:
+    """CPU seconds used so far by the processes ``pids`` and everything below them (schedstat: ns)."""
+    from mlgym_core.processes import descendants
+
+    total = 0
+    for pid in {q for p in pids for q in (p, *descendants(p))}:
+        try:
+            with open(f"/proc/{pid}/schedstat", "rb") as f:
+                total += int(f.read().split()[0])
+        except (OSError, ValueError, IndexError):
+            pass
+    return total / 1e9
+
+
+def _self_cpu() -> float:
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
+def vector_env(n: int, rounds: int) -> tuple[float, str, float, float]:
     from mlgym_core.vector import MLGymVectorEnv
 
     work = tempfile.mkdtemp(prefix="mlgym-vec-")
@@ -56,11 +76,14 @@ def vector_env(n: int, rounds: int) -> tuple[float, str]:
     try:
         vec.reset()
         vec.step(["echo hi"] * n)
-        t0 = time.perf_counter()
+        shells = [e.sandbox.shell.pid for e in vec.envs if getattr(e.sandbox, "shell", None) is not None]
+        box0, py0, t0 = _sandbox_cpu(shells), _self_cpu(), time.perf_counter()
         for _ in range(rounds):
             obs, *_ = vec.step(["echo hi"] * n)
             assert obs == ("hi",) * n
-        return n * rounds / (time.perf_counter() - t0), vec.envs[0].isolation
+        wall, steps = time.perf_counter() - t0, n * rounds
+        return (steps / wall, vec.envs[0].isolation, (_self_cpu() - py0) / steps * 1e6,
+                (_sandbox_cpu(shells) - box0) / steps * 1e6)
     finally:
         vec.close()
         shutil.rmtree(work, ignore_errors=True)
@@ -72,12 +95,14 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=20)
     a = ap.parse_args()
     base = bare_shells(a.episodes, a.rounds)
-    vec, isolation = vector_env(a.episodes, a.rounds)
+    vec, isolation, py_us, box_us = vector_env(a.episodes, a.rounds)
     print(f"{a.episodes} episodes x {a.rounds} rounds of `echo hi` (load average {os.getloadavg()[0]:.1f} on "
           f"{os.cpu_count()} cpus)")
     print(f"  bare persistent bash shells   {base:9.0f} steps/s")
     print(f"  MLGymVectorEnv ({isolation})        {vec:9.0f} steps/s")
     print(f"  ratio vector / bare: {vec / base:.2f} (target >= 0.5)")
+    print(f"  CPU per vector step: {py_us:.0f} us in this Python process (threads, GIL, the shell protocol's "
+          f"reads and writes), {box_us:.0f} us in the sandboxes (bash)")
 
 
 if __name__ == "__main__":
