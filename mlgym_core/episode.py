@@ -7,6 +7,7 @@ use only what the protocol lists (a test scans them); ``env``, ``traj`` and ``dr
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import logging
 import threading
@@ -18,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from .errors import MlgymError
 from .exits import EXIT_ACTIONS, EXIT_FORFEIT, exit_words
 from .metering import DEFAULT_COST_LIMIT, MeteredModel, Usage
-from .protocols import ModelError
+from .protocols import CostLimitError, ModelError
 from .records import TrajectoryWriter, new_trajectory
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -48,15 +49,18 @@ class RecordedEpisode:
         self.observation = ""
         self.info: dict[str, Any] = {}
         self.on_step = on_step
-        self._usage = Usage(cost_limit=DEFAULT_COST_LIMIT if spec.cost_limit is None else float(spec.cost_limit))
+        self._family: _Family = _Family()
+        """Shared by an episode and all its forks: the forks to close when the agent returns, and the
+        cost of all their model calls, which the one cost limit bounds."""
+        self._usage = _BranchUsage(cost_limit=DEFAULT_COST_LIMIT if spec.cost_limit is None else float(spec.cost_limit),
+                                   family=self._family)
+        self._family.usages.append(self._usage)
         self.model = None if model is None else MeteredModel(model, self._usage,
                                                              step=lambda: len(self.traj["trajectory"]))
         warnings = [str(w) for w in (getattr(model, "warnings", None) or ())]
         if warnings:  # e.g. a model without a list price: its cost counts as 0
             self.traj["info"]["warnings"] = warnings
         self._state: str | None = None
-        self._family: _Family = _Family()
-        """Shared by an episode and all its forks: the forks to close when the agent returns."""
         self._is_fork = False
 
     # -- the agent-side contract (protocols.Episode) ------------------------------------------
@@ -150,14 +154,17 @@ class RecordedEpisode:
             raise
         child = RecordedEpisode.__new__(RecordedEpisode)
         child.__dict__.update(self.__dict__)
-        usage = copy.deepcopy(self._usage)
+        usage = dataclasses.replace(self._usage, calls=copy.deepcopy(self._usage.calls),
+                                    prefix_cost=self._usage.total_cost)
         child.__dict__.update(
             env=child_env, traj_path=path, traj=copy.deepcopy(self.traj), writer=TrajectoryWriter(path),
             options=dict(self.options), info=copy.deepcopy(self.info), on_step=None, _usage=usage, _is_fork=True,
             model=None if self.model is None else MeteredModel(self.model.backend, usage,
                                                                step=lambda: len(child.traj["trajectory"])))
+        child.traj["info"].pop("forks", None)
         child.traj["info"]["forked_from"] = {"traj": self.traj_path.name, "step": self.current_step}
-        self._family.add(child)
+        self.traj["info"].setdefault("forks", []).append({"traj": path.name, "step": self.current_step})
+        self._family.add(child, usage)
         try:
             child.writer.write(child.traj)
         except BaseException:
@@ -212,12 +219,37 @@ class RecordedEpisode:
         i["score"] = list(self.env.scores)
 
 
+@dataclasses.dataclass
+class _BranchUsage(Usage):
+    """An episode's or a fork's usage: its own counts (copied into a fork up to the fork), while the
+    cost limit holds for the episode and all its forks together (forking does not multiply it)."""
+
+    family: _Family | None = dataclasses.field(default=None, repr=False, compare=False)
+    prefix_cost: float = 0.0
+    """The cost copied from the parent at the fork (counted once, in the parent)."""
+
+    @property
+    def limit_reached(self) -> bool:
+        total = self.total_cost if self.family is None else self.family.total_cost()
+        return bool(self.cost_limit) and self.cost_limit > 0 and total >= self.cost_limit
+
+    def limit_error(self) -> CostLimitError:
+        total = self.total_cost if self.family is None else self.family.total_cost()
+        forks = " (the episode and its forks)" if self.family is not None and len(self.family.usages) > 1 else ""
+        return CostLimitError(f"cost ${total:.4f}{forks} reached the limit ${self.cost_limit:.2f}")
+
+
 class _Family:
-    """An episode's forks (and their forks): their ``.traj`` names, and closing them all."""
+    """An episode's forks (and their forks): their ``.traj`` names, closing them all, and the cost of
+    every model call made in any of them."""
 
     def __init__(self) -> None:
         self.forks: list[RecordedEpisode] = []
+        self.usages: list[_BranchUsage] = []
         self._lock = threading.Lock()
+
+    def total_cost(self) -> float:
+        return sum(u.total_cost - u.prefix_cost for u in list(self.usages))
 
     def claim(self, origin: Path, path: Path | None) -> Path:
         """The fork's trajectory path: ``path``, or the first free ``<taskId>.fork-<k>.traj`` beside ``origin``."""
@@ -236,9 +268,10 @@ class _Family:
             p.touch()  # claimed (a fork made in another thread skips it)
             return p
 
-    def add(self, fork: RecordedEpisode) -> None:
+    def add(self, fork: RecordedEpisode, usage: _BranchUsage) -> None:
         with self._lock:
             self.forks.append(fork)
+            self.usages.append(usage)
 
     def close_all(self) -> None:
         with self._lock:

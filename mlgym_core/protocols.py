@@ -144,11 +144,12 @@ class Episode(Protocol):
 
         The fork gets a copy of the sandbox (``env.fork()``: workspace files, working directory,
         exported variables, functions, aliases; background processes are not carried), of the
-        history and trajectory so far and of the model usage (the fork's cost limit counts the shared
-        prefix; each branch then counts its own calls). Each branch then steps on its own; the fork
-        records to its own ``.traj``: ``traj_path`` or ``<taskId>.fork-<k>.traj`` beside this one
-        (run.json and the score are the original episode's). Core closes every fork when the agent
-        returns; :meth:`close` ends a branch earlier."""
+        history and trajectory so far and of the model usage (each branch's :attr:`usage` then counts
+        its own calls; the cost limit holds for the episode and all its forks together, the shared
+        prefix counted once). Each branch steps on its own; the fork records to its own ``.traj``:
+        ``traj_path`` or ``<taskId>.fork-<k>.traj`` beside this one (run.json and the score are the
+        original episode's). Core closes every fork when the agent returns; :meth:`close` ends a
+        branch earlier."""
         ...
 
     def close(self) -> None:

@@ -11,6 +11,7 @@ import pytest
 
 from mlgym_core import AgentSpec, hookimpl
 from mlgym_core.errors import MlgymError
+from mlgym_core.protocols import CostLimitError
 from mlgym_core.run import RunSpec, run_episode
 from mlgym_core.testing import fixture_task, registered
 
@@ -50,10 +51,28 @@ class BranchingAgent:
         episode.step("submit")
 
 
+class SpendingAgent:
+    """Forks to spend past the cost limit: the limit holds for the episode and its forks together."""
+
+    def __init__(self, **options):
+        pass
+
+    def run(self, episode):
+        episode.model.complete([{"role": "user", "content": "a"}])  # $0.25
+        branch = episode.fork()
+        branch.model.complete([{"role": "user", "content": "b"}])  # $0.50 in the branch
+        try:
+            episode.model.complete([{"role": "user", "content": "c"}])  # $0.50: the episode alone is at $0.75
+        except CostLimitError as exc:
+            SEEN["limit"] = (str(exc), episode.usage.total_cost, branch.usage.total_cost)
+        episode.step("submit")
+
+
 class Plugin:
     @hookimpl
     def register_agents(self):
-        return [AgentSpec(name="brancher", description="forks its episode", factory=BranchingAgent)]
+        return [AgentSpec(name="brancher", description="forks its episode", factory=BranchingAgent),
+                AgentSpec(name="spender", description="forks to spend more", factory=SpendingAgent)]
 
 
 @pytest.fixture
@@ -87,7 +106,20 @@ def test_an_agent_forks_and_both_branches_continue_independently(brancher, tmp_p
     assert [s["action"] for s in fork["trajectory"][2:]] == [
         "echo fork > f; export V=fork; greet() { echo hello-fork; }; cd ..", SHOW]
     assert fork["info"]["forked_from"] == {"traj": "fixtureTask.traj", "step": 2}
+    assert main["info"]["forks"] == [{"traj": "fixtureTask.fork-1.traj", "step": 2}] and "forks" not in twig["info"]
     assert fork["info"]["model_stats"]["api_calls"] == 2 and main["info"]["model_stats"]["api_calls"] == 1
     assert twig["info"]["forked_from"] == {"traj": "fixtureTask.fork-1.traj", "step": 4}
     assert len(twig["trajectory"]) == 5
     assert rec["cost"]["api_calls"] == 1  # run.json is the original episode's
+
+
+def test_forking_does_not_multiply_the_cost_limit(brancher, tmp_path):
+    script = tmp_path / "replies.json"
+    script.write_text(json.dumps([{"content": "x", "cost": c} for c in (0.25, 0.5, 0.5)]))
+    SEEN.clear()
+    rec = run_episode(RunSpec(task="fixture/fixtureTask", agent="spender", model=f"scripted:{script}",
+                              output=str(tmp_path / "runs"), max_steps=5, cost_limit=1.0))
+    text, episode_cost, branch_cost = SEEN["limit"]
+    assert "$1.2500 (the episode and its forks) reached the limit $1.00" in text
+    assert (episode_cost, branch_cost) == (0.75, 0.75)  # neither alone is at the limit
+    assert rec["exit_status"] == "submitted" and rec["cost"]["total_cost"] == 0.75
