@@ -149,7 +149,8 @@ class Episode(Protocol):
         prefix counted once). Each branch steps on its own; the fork records to its own ``.traj``:
         ``traj_path`` or ``<taskId>.fork-<k>.traj`` beside this one (run.json and the score are the
         original episode's). Core closes every fork when the agent returns; :meth:`close` ends a
-        branch earlier."""
+        branch earlier. Forking reads this episode's shell: do not step it from another thread
+        meanwhile (branches may each be stepped in a thread of their own)."""
         ...
 
     def close(self) -> None:
