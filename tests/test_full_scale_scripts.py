@@ -15,7 +15,7 @@ import pytest
 
 FOLDER = Path(__file__).resolve().parent.parent / "benchmarks" / "full_scale"
 FAMILIES = {
-    "rl": ("mlgym_tasks_rl", {"rlMountainCarContinuous": "Reward Mean 33.79", "rlMetaMazeMisc": "Reward Mean 15.73"}),
+    "rl": ("mlgym_tasks_rl", {"rlMetaMazeMisc": "Reward Mean 15.73", "rlMountainCarContinuous": "Reward Mean 33.79"}),
     "cv": ("mlgym_tasks_cv", {"imageClassificationFMnist": "accuracy 0.7835",
                               "imageClassificationCifar10": "accuracy 0.4971",
                               "imageCaptioningCOCO": "BLEU Score 0.2794"}),

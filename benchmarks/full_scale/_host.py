@@ -97,7 +97,9 @@ def lay_out(task: Task, root: Path) -> tuple[Path, Path]:
 
 
 def run(argv: list[str] | str, cwd: Path, timeout: float, devices: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "CUDA_VISIBLE_DEVICES": devices, "PYTHONUNBUFFERED": "1"}
+    # JAX takes 75% of the GPU per process unless told not to: the RL grader and its worker are two
+    env = {"XLA_PYTHON_CLIENT_PREALLOCATE": "false", **os.environ, "CUDA_VISIBLE_DEVICES": devices,
+           "PYTHONUNBUFFERED": "1"}
     shell = isinstance(argv, str)
     return subprocess.run(argv, cwd=cwd, env=env, shell=shell, executable="/bin/bash" if shell else None,
                           capture_output=True, text=True, timeout=max(timeout, 1.0))

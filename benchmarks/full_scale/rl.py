@@ -2,9 +2,11 @@
 
 Each run is the task's baseline (``src/train.py``: 5 agents, keys split from ``PRNGKey(seed)``) graded by
 the pristine evaluator (5 checkpoints x 5 environment seeds x 256 episodes); run k uses seed 42 + k
-(42 is the starter's). Runs alternate between the tasks while the next one is expected to fit the
-budget (its task's last run time). Prints each run's ``Reward Mean`` and, per task, the mean over runs
-with its standard error against MLGym's published figure (MountainCar 33.79, MetaMaze 15.73).
+(42 is the starter's). Runs alternate between the tasks (MetaMaze, the cheaper, first) while the next
+one is expected to fit the budget (its task's last run time); a task's first run may take at most its
+share of the time left, so one task cannot starve the other. Prints each run's ``Reward Mean`` and, per
+task, the mean over runs with its standard error against MLGym's published figure (MountainCar 33.79,
+MetaMaze 15.73).
 
 Run on a GPU machine (jax[cuda12] installed):  python benchmarks/full_scale/rl.py [--budget 540]
 Check here in seconds:                         python benchmarks/full_scale/rl.py --dry-run
@@ -24,7 +26,7 @@ from _host import compare_line, dry_run, grade, lay_out, offline, parser, publis
 
 from mlgym_core import get_task, make_task  # noqa: E402
 
-TASKS = ["rlMountainCarContinuous", "rlMetaMazeMisc"]
+TASKS = ["rlMetaMazeMisc", "rlMountainCarContinuous"]  # the cheaper first
 TRAIN = "python -c 'import sys; sys.path.insert(0, \".\"); import src.train as t; t.SEED = {seed}; t.main()'"
 
 
@@ -75,7 +77,10 @@ def main(argv: list[str] | None = None) -> int:
                 active.remove(task_id)
                 continue
             t0 = time.monotonic()
-            value, why = one_run(task_id, args.scale, 42 + k, work, deadline, args.devices)
+            untried = sum(1 for t in active if not scores[t] and not last[t])
+            # a first run may take its share of what is left, so that one task cannot starve the other
+            limit = t0 + left / untried if untried and not last[task_id] else deadline
+            value, why = one_run(task_id, args.scale, 42 + k, work, limit, args.devices)
             last[task_id] = time.monotonic() - t0
             if value is None:
                 print(f"{task_id} seed {42 + k}: no score ({why})", flush=True)
