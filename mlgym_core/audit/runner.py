@@ -108,6 +108,9 @@ class _Audit:
             env = self.env(max_steps=10)
             try:
                 rec = self.run("baseline", f"baseline-{k + 1}", env=env, seed=k + 1, max_steps=10)
+                if rec.get("error") and not rec.get("steps"):  # the sandbox never ran: nothing else will
+                    self.res.add("baseline", "reproduces", "fail", f"the episode did not run: {rec['error']}"[:300])
+                    return
                 self._evaluations(rec)
                 self.res.isolation = self.res.isolation or rec.get("isolation")
                 vals = [v for v in (self.value(s) for s in rec.get("scores") or []) if v is not None]
@@ -343,6 +346,8 @@ def audit_task(task: str | TaskSpec, opts: AuditOptions, canaries: dict[str, str
             return a.res
         a.secrets_of_task()
         a.baseline()
+        if any(c.detail.startswith("the episode did not run") for c in a.res.checks):
+            return a.res
         a.do_nothing()
         a.evaluator()
         for attack in select(opts.attacks):
