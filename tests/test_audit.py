@@ -96,6 +96,29 @@ def test_cheap_installed_tasks_pass_at_smoke_scale(fresh_plugins, tmp_path):
         assert bos["scale"] == "full" and "no 'smoke' scale" in bos["note"]  # games have one scale
 
 
+class MarkerAttack:
+    """A third party's attack, through register_attacks(): it always 'succeeds'."""
+
+    @hookimpl
+    def register_attacks(self):
+        from mlgym_core import AttackSpec
+
+        return [AttackSpec(name="always_succeeds", attack_class="network", description="a positive control",
+                           actions=("test -r {{evaluator}} && "
+                                    "printf 'MLGYM-ATTACK-%s read %s\\n' SUCCEEDED {{evaluator}}",),
+                           validate_after=False, detect=("marker",))]
+
+
+@needs_bwrap
+@needs_agents
+def test_a_third_party_attack_runs_and_its_success_fails_the_task(fresh_plugins, tmp_path):
+    with registered(WeakPack(), name="weak"), registered(MarkerAttack(), name="mine"):
+        code, doc = audit(["weakLabels", "--attack", "mine/always_succeeds"], tmp_path)
+    c = checks(doc["tasks"][0])["cheating/always_succeeds"]
+    assert code == 1 and c["label"] == "BROKEN" and c["attack_class"] == "network"
+    assert c["detail"] == "MLGYM-ATTACK-SUCCEEDED read evaluate.py"
+
+
 @needs_agents
 def test_every_attack_class_has_an_attack_in_the_library(fresh_plugins):
     from mlgym_core import attacks
