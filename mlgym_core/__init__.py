@@ -41,6 +41,7 @@ from .specs import (
     ToolSpec,
     load_datasets,
     load_tasks,
+    with_baseline_script,
 )
 from .task import Task, data_home, make_task, worker_lib
 from . import datacache  # after .task, which it imports
@@ -71,7 +72,7 @@ __all__ = [
     "get_task", "get_tool", "give_to", "hookimpl", "hookspec", "inside_workspace", "keep_tail", "load_attacks",
     "load_datasets", "load_tasks", "make_task", "memory_limit_bytes", "metrics", "model_backends", "notify",
     "passwd_files", "price_for", "proc_start", "reap_local", "register_envs", "runtimes", "sandbox_uids", "tasks",
-    "tools", "worker_lib",
+    "tools", "with_baseline_script", "worker_lib",
     "Episode", "ExitAction", "Usage",  # the agent-side contract
     "RunRecord", "ScoreTable",  # run.json, typed; what a metric's compute() receives (docs/writing-a-metric.md)
 ]

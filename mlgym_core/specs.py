@@ -254,6 +254,16 @@ def _read_yaml(path: Traversable | Path, plugin: str) -> dict[str, Any]:
     return data
 
 
+def with_baseline_script(specs: list[TaskSpec], task_id: str, script: Traversable | Path,
+                         end: str = "MLGYM_BASELINE_EOF") -> list[TaskSpec]:
+    """Give task ``task_id`` a ``baseline_command`` that pipes ``script`` into python, so the
+    ``baseline`` agent runs it while the workspace never holds it (MLGym's L1 variants: no
+    baseline code is given, the baseline is the main task's). A command already set is kept."""
+    command = f"python - <<'{end}'\n{script.read_text().rstrip()}\n{end}"
+    return [s.model_copy(update={"baseline_command": command}) if s.id == task_id and not s.baseline_command
+            else s for s in specs]
+
+
 def load_tasks(folder: Traversable | Path, plugin: str = "") -> list[TaskSpec]:
     """Load every ``<folder>/<taskId>/task.yaml`` into TaskSpecs (sorted by id)."""
     specs = []

@@ -2,12 +2,15 @@
 
 from importlib.resources import files
 
-from mlgym_core import hookimpl, load_datasets, load_tasks
+from mlgym_core import hookimpl, load_datasets, load_tasks, with_baseline_script
 
 
 @hookimpl
 def register_tasks():
-    return load_tasks(files("mlgym_tasks_cv") / "tasks", plugin="tasks_cv")
+    tasks = files("mlgym_tasks_cv") / "tasks"
+    # the L1 variant gives no baseline code: the baseline agent runs the main task's baseline.py
+    return with_baseline_script(load_tasks(tasks, plugin="tasks_cv"), "imageClassificationCifar10L1",
+                                tasks / "imageClassificationCifar10" / "baseline.py")
 
 
 @hookimpl

@@ -188,17 +188,3 @@ class TitanicTask(TabularTask):
         train.to_csv(agent / "train.csv", index=False)
         test.drop(columns=[c for c in ("Survived",) if c in test.columns]).to_csv(agent / "test.csv", index=False)
         truth[["PassengerId", "Survived"]].to_csv(grader / "ground_truth.csv", index=False)
-
-
-# -- the L1 variant's baseline ------------------------------------------------------------
-def heredoc_command(script: str, end: str = "MLGYM_BASELINE_EOF") -> str:
-    """A shell command that runs ``script`` with python without writing it into the workspace."""
-    return f"python - <<'{end}'\n{script.rstrip()}\n{end}"
-
-
-def with_l1_baseline(specs: list[TaskSpec]) -> list[TaskSpec]:
-    """Give regressionKaggleHousePriceL1 a baseline command that pipes the main task's
-    baseline.py into python: the L1 agent never sees the script, the ``baseline`` agent runs it."""
-    script = (files(__package__) / "tasks" / "regressionKaggleHousePrice" / "baseline.py").read_text()
-    return [s.model_copy(update={"baseline_command": heredoc_command(script)})
-            if s.id == "regressionKaggleHousePriceL1" and not s.baseline_command else s for s in specs]
