@@ -17,9 +17,9 @@ GROUP = "mlgym"
 DEFAULT_PLUGINS: tuple[str, ...] = (
     "mlgym_core.builtin_plugins.runtimes",
     "mlgym_core.builtin_plugins.models",
-    "mlgym_core.default_agents",
+    "mlgym_core.builtin_plugins.agents",
     "mlgym_core.builtin_plugins.tools",
-    "mlgym_core.default_metrics",
+    "mlgym_core.builtin_plugins.metrics",
     "mlgym_core.builtin_plugins.bench",
 )
 

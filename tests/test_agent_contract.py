@@ -187,7 +187,7 @@ def test_default_tool_groups_give_the_aci_and_the_state_is_recorded(naive, tmp_p
 
 # -- nothing reaches around the protocol ---------------------------------------------------------------
 AGENT_MODULES = sorted((REPO / "plugins" / "mlgym_agents" / "mlgym_agents").rglob("*.py")) + [
-    REPO / "mlgym_core" / "default_agents.py"]
+    REPO / "mlgym_core" / "builtin_plugins" / "agents.py"]
 FORBIDDEN = {"env", "traj"}
 
 

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mlgym_core import default_metrics
+from mlgym_core.builtin_plugins import metrics as builtin_metrics
 from mlgym_core.pricing import cost_of, price_for
 from mlgym_core.report import metrics as fm
 from mlgym_core.report.build import build
@@ -221,7 +221,7 @@ def test_bootstrap_is_seeded_and_brackets_a_fixed_method():
 # --- plugin surface -------------------------------------------------------------------------
 
 def test_register_metrics_and_compute_on_a_table():
-    specs = {s.name: s for s in default_metrics.register_metrics()}
+    specs = {s.name: s for s in builtin_metrics.register_metrics()}
     assert set(specs) == {"best_attempt", "best_submission", "aup_best_attempt", "aup_best_submission",
                           "borda_best_attempt", "borda_best_submission", "mean_rank_best_attempt",
                           "mean_rank_best_submission", "cost_per_run"}
@@ -237,7 +237,7 @@ def test_register_metrics_and_compute_on_a_table():
 
 
 def test_metrics_module_import_is_cheap():
-    code = ("import sys, mlgym_core.default_metrics, mlgym_core.report.command; "
+    code = ("import sys, mlgym_core.builtin_plugins.metrics, mlgym_core.report.command; "
             "bad = [m for m in ('matplotlib', 'mlgym_core.report.plots', 'mlgym_core.report.build') "
             "if m in sys.modules]; assert not bad, bad")
     subprocess.run([sys.executable, "-c", code], check=True)

@@ -210,13 +210,13 @@ def test_metric_from_another_plugin_is_reported():
 
 
 def test_core_metrics_are_computed_through_the_registry(monkeypatch):
-    from mlgym_core import default_metrics
+    from mlgym_core.builtin_plugins import metrics as builtin_metrics
 
     # the registered spec is called: replacing the function core registers changes the report
-    monkeypatch.setattr(default_metrics, "borda_best_attempt", lambda table: {m: 7 for m in table.methods})
+    monkeypatch.setattr(builtin_metrics, "borda_best_attempt", lambda table: {m: 7 for m in table.methods})
     obj, _ = report(str(FIX / "basic"))
     assert [e["borda_best_attempt"] for e in obj["methods"].values()] == [7, 7, 7]
-    names = {s.name for s in default_metrics.register_metrics()} - {"best_attempt", "best_submission"}
+    names = {s.name for s in builtin_metrics.register_metrics()} - {"best_attempt", "best_submission"}
     assert names <= set(obj["methods"]["gpt-4o"])
 
 

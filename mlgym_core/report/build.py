@@ -288,7 +288,7 @@ def _build_scale(runs: Sequence[Run], k: int, methods: Sequence[str] | None, war
 
 def metric_specs(warnings: list[str]) -> list[Any]:
     """Every registered MetricSpec, core's first; MLGym's own from core when the registry fails."""
-    from ..default_metrics import register_metrics
+    from ..builtin_plugins.metrics import register_metrics
 
     try:
         from ..registry import collect

@@ -12,13 +12,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .hookspecs import hookimpl
-from .specs import MetricSpec
+from ..hookspecs import hookimpl
+from ..specs import MetricSpec
 
 if TYPE_CHECKING:  # pragma: no cover
     import click
 
-    from .report.build import ScoreTable
+    from ..report.build import ScoreTable
 
 
 def best_attempt(table: ScoreTable) -> dict[str, dict[str, float | None]]:
@@ -42,7 +42,7 @@ def aup_best_submission(table: ScoreTable) -> dict[str, float]:
 
 
 def _ranked(table: ScoreTable, which: str, how: str) -> dict[str, Any]:
-    from .report import metrics
+    from ..report import metrics
 
     values = getattr(metrics, how)(getattr(table, which), table.higher)
     cast = int if how == "borda" else float
@@ -98,6 +98,6 @@ def register_metrics() -> list[MetricSpec]:
 
 @hookimpl
 def register_commands(cli: click.Group) -> None:
-    from .report.command import report
+    from ..report.command import report
 
     cli.add_command(report)

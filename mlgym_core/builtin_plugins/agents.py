@@ -5,11 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from .errors import ConfigError
-from .exits import EXIT_FORFEIT, MAX_STEPS, SKIP, forced_reason
-from .hookspecs import hookimpl
-from .records import load_actions, read_json
-from .specs import AgentSpec
+from ..errors import ConfigError
+from ..exits import EXIT_FORFEIT, MAX_STEPS, SKIP, forced_reason
+from ..hookspecs import hookimpl
+from ..records import load_actions, read_json
+from ..specs import AgentSpec
 
 
 @hookimpl
