@@ -245,10 +245,17 @@ class PersistentShell:
     def _take(self) -> tuple[str, int]:
         """The output collected since ``_begin`` (with the cap's note if bytes were cut), and how many were cut."""
         self._keep(self._pending)
-        text, dropped = _decode(bytes(self._kept)), self._dropped
+        kept, dropped = bytes(self._kept), self._dropped
         self._begin()
+        text = _decode(kept)
+        if len(text) > self.output_cap:  # an invalid byte reads as 4 characters (\xff): cap the text too
+            lo, hi = 0, len(kept)  # the longest prefix whose text fits
+            while lo < hi:
+                mid = (lo + hi + 1) // 2
+                lo, hi = (mid, hi) if len(_decode(kept[:mid])) <= self.output_cap else (lo, mid - 1)
+            text, dropped, kept = _decode(kept[:lo]), dropped + len(kept) - lo, kept[:lo]
         if dropped:
-            text += f"\n[output truncated: {dropped} bytes cut; the first {self.output_cap} bytes are shown]"
+            text += f"\n[output truncated: {dropped} bytes cut; the first {len(kept)} bytes are shown]"
         return text, dropped
 
     def _wait(self, timeout: float) -> bool:
@@ -367,4 +374,5 @@ def _int(s: str) -> int:
 
 
 def _decode(data: bytes) -> str:
-    return data.decode("utf-8", errors="replace")
+    """MLGym's decoding of shell output: an invalid byte shows as the four characters ``\\xff``."""
+    return data.decode("utf-8", errors="backslashreplace")

@@ -79,8 +79,14 @@ def test_huge_output_is_capped_with_a_note(sh):
 
 
 def test_non_utf8_and_binary_output(sh):
+    # as MLGym (errors="backslashreplace"): an invalid byte shows as the four characters \xff
     r = sh.run("printf 'a\\xff\\x00b\\n'", 5)
-    assert r.output == "a\ufffd\x00b\n"
+    assert r.output == "a\\xff\x00b\n"
+    assert sh.run("printf '\\xe2\\x9c\\x93 \\xe2\\x9c'", 5).output == "\u2713 \\xe2\\x9c"  # a cut character too
+    # the cap (1000 here) holds for the text too: 600 invalid bytes would be 2400 characters
+    r = sh.run("head -c 600 /dev/zero | tr '\\0' '\\377'", 5)
+    assert r.output.startswith("\\xff" * 250 + "\n[output truncated: 350 bytes cut; the first 250 bytes are shown]")
+    assert r.truncated_bytes == 350
 
 
 def test_marker_text_in_output_does_not_confuse(sh):
@@ -132,7 +138,7 @@ def test_lone_surrogates(sh, tmp_path):
     name = os.fsdecode(b"f\xff")
     r = sh.run(f"touch {name}; ls", 5)
     assert r.returncode == 0 and os.listdir(tmp_path) == [name]
-    assert sh.run("echo \ud800 \udc80", 5).output == "\ufffd \ufffd\n"
+    assert sh.run("echo \ud800 \udc80", 5).output == "\ufffd \\x80\n"  # the raw byte 0x80 comes back escaped
 
 
 def test_descriptors_above_1024(tmp_path):
