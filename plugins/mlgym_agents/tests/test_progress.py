@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from mlgym_core.testing import fixture_env
+
 
 @pytest.fixture
 def failing(server):
@@ -29,21 +31,21 @@ def failing(server):
     gate.set()
 
 
-def _env(srv) -> dict:
+def _env(srv, tmp_path: Path) -> dict:
     env = dict(os.environ, OPENAI_BASE_URL=srv.base_url, OPENAI_API_KEY="sk-test", MLGYM_MODEL_MAX_RETRIES="2",
                MLGYM_MODEL_RETRY_WAIT="0.01", MLGYM_STRICT_PLUGINS="1", COLUMNS="200")
     env.pop("MLGYM_LOAD_PLUGINS", None)
-    return env
+    return fixture_env(tmp_path / "site", env)
 
 
 def _cmd(out: Path) -> list[str]:
-    return [sys.executable, "-m", "mlgym_core", "run", "--task", "battleOfSexes", "--agent", "default",
+    return [sys.executable, "-m", "mlgym_core", "run", "--task", "fixtureTask", "--agent", "default",
             "--model", "openai:scripted-model", "--output", str(out), "--max-steps", "5"]
 
 
 def test_retries_stream_as_plain_lines_and_the_summary_names_the_reason(failing, tmp_path):
-    p = subprocess.Popen(_cmd(tmp_path / "runs"), env=_env(failing), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                         text=True)
+    p = subprocess.Popen(_cmd(tmp_path / "runs"), env=_env(failing, tmp_path), stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
     try:
         seen = []
         for line in p.stdout:  # the first retry must be printed while the second request is held
@@ -69,7 +71,7 @@ def test_retries_stream_as_plain_lines_and_the_summary_names_the_reason(failing,
 
 def test_retries_show_in_the_live_display_on_a_terminal(failing, tmp_path):
     master, slave = pty.openpty()
-    p = subprocess.Popen(_cmd(tmp_path / "runs"), env=_env(failing), stdout=slave, stderr=slave,
+    p = subprocess.Popen(_cmd(tmp_path / "runs"), env=_env(failing, tmp_path), stdout=slave, stderr=slave,
                          stdin=subprocess.DEVNULL)
     os.close(slave)
     buf = b""
@@ -107,7 +109,7 @@ def test_retries_show_in_the_live_display_on_a_terminal(failing, tmp_path):
 
 def test_html_200_pages_end_the_run_as_the_endpoints_fault(server, tmp_path):
     srv = server([{"raw": "<html><body><h1>502 Bad Gateway</h1></body></html>"}], repeat=True)
-    r = subprocess.run(_cmd(tmp_path / "runs"), env=_env(srv), capture_output=True, text=True, timeout=120)
+    r = subprocess.run(_cmd(tmp_path / "runs"), env=_env(srv, tmp_path), capture_output=True, text=True, timeout=120)
     assert r.returncode == 1, r.stderr
     assert r.stdout.count("not a chat completion") >= 2  # each retry, as it happened
     assert "answered 3 times" in r.stdout and "502 Bad" in r.stdout  # the summary's reason, with the body
