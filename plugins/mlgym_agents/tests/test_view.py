@@ -14,12 +14,13 @@ from pathlib import Path
 
 import pytest
 
+from mlgym_core.testing import fixture_env
 from mlgym_core.view import ViewServer
 
 webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed (pip install selenium)")
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
-REPLIES = ["DISCUSSION\nLook at the partner.\n```\ncat target.py\n```",
+REPLIES = ["DISCUSSION\nLook at the answer.\n```\ncat answer.py\n```",
            "DISCUSSION\nSecond look, after the gate.\n```\necho second-step-marker\n```",
            "DISCUSSION\nDone.\n```\nsubmit\n```"]
 
@@ -66,7 +67,8 @@ def test_view_follows_a_running_episode_without_a_reload(server, driver, tmp_pat
     runs = tmp_path / "runs"
     env = dict(os.environ, OPENAI_BASE_URL=srv.base_url, OPENAI_API_KEY="sk-test", MLGYM_STRICT_PLUGINS="1")
     env.pop("MLGYM_LOAD_PLUGINS", None)
-    p = subprocess.Popen([sys.executable, "-m", "mlgym_core", "run", "--task", "battleOfSexes", "--agent", "default",
+    env = fixture_env(tmp_path / "site", env)
+    p = subprocess.Popen([sys.executable, "-m", "mlgym_core", "run", "--task", "fixtureTask", "--agent", "default",
                           "--model", "openai:m", "--output", str(runs), "--max-steps", "6"],
                          env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     view = None
