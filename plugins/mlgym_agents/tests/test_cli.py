@@ -14,9 +14,9 @@ import pytest
 
 from mlgym_agents import plugin
 from mlgym_core.checks import check_agent, check_model_backend
-from mlgym_core.testing import list_plugins_json
+from mlgym_core.testing import fixture_env, list_plugins_json
 
-STRATEGY = "def row_strategy(history):\n    return 0\n"
+ANSWER = "ANSWER = 41\n"  # the fixture task's target is 42: Score 99.0 (its baseline, ANSWER = 40, scores 98.0)
 
 
 def _env(srv, tmp_path: Path) -> dict:
@@ -25,7 +25,7 @@ def _env(srv, tmp_path: Path) -> dict:
     env = dict(os.environ, OPENAI_BASE_URL=srv.base_url, OPENAI_API_KEY="sk-test", MLGYM_PRICES=str(prices),
                MLGYM_STRICT_PLUGINS="1")
     env.pop("MLGYM_LOAD_PLUGINS", None)
-    return env
+    return fixture_env(tmp_path / "site", env)
 
 
 def _run_dir(out: Path) -> Path:
@@ -36,22 +36,22 @@ def _run_dir(out: Path) -> Path:
 
 def test_mlgym_run_default_agent_against_local_server(server, tmp_path):
     u = {"prompt_tokens": 2000, "completion_tokens": 100}
-    srv = server([{"content": "DISCUSSION\nRead the partner.\n```bash\ncat target.py\n```", "usage": u},
-                  {"content": f"DISCUSSION\nAlways 0.\n```\ncat > strategy.py <<'EOF'\n{STRATEGY}EOF\n```", "usage": u},
+    srv = server([{"content": "DISCUSSION\nRead the starter.\n```bash\ncat answer.py\n```", "usage": u},
+                  {"content": f"DISCUSSION\nCloser.\n```\ncat > answer.py <<'EOF'\n{ANSWER}EOF\n```", "usage": u},
                   {"content": "DISCUSSION\nCheck.\n```\nvalidate\n```", "usage": u},
                   {"content": "DISCUSSION\nSubmit.\n```\nsubmit\n```\nDone.", "usage": u}])
     out = tmp_path / "runs"
-    r = subprocess.run([sys.executable, "-m", "mlgym_core", "run", "--task", "battleOfSexes", "--agent", "default",
+    r = subprocess.run([sys.executable, "-m", "mlgym_core", "run", "--task", "fixtureTask", "--agent", "default",
                         "--model", "openai:scripted-model", "--output", str(out), "--model-option", "temperature=0.5"],
                        env=_env(srv, tmp_path), capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr[-2000:]
     run_dir = _run_dir(out)
     rec = json.loads((run_dir / "run.json").read_text())
     results = json.loads((run_dir / "results.json").read_text())
-    traj = json.loads((run_dir / "battleOfSexes.traj").read_text())
+    traj = json.loads((run_dir / "fixtureTask.traj").read_text())
     assert rec["exit_status"] == "submitted" and rec["agent"] == "agents/default"
-    assert len(results["agent"]) == 2 and all(1.40 < s["Score"] < 1.48 for s in results["agent"])
-    assert results["baseline"]["Score"] == pytest.approx(1.0226699113845825)
+    assert [s["Score"] for s in results["agent"]] == [99.0, 99.0]
+    assert results["baseline"]["Score"] == 98.0
     assert rec["cost"]["tokens_sent"] == 8000 and rec["cost"]["tokens_received"] == 400
     assert rec["cost"]["api_calls"] == 4
     assert rec["cost"]["total_cost"] == pytest.approx((8000 * 3.0 + 400 * 15.0) / 1e6)
@@ -87,7 +87,7 @@ def test_ctrl_c_records_interrupted_and_leaves_no_sandbox(server, tmp_path):
     srv = server([{"content": "DISCUSSION\nList.\n```\nls\n```"},
                   {"delay": 60, "content": "DISCUSSION\nToo late.\n```\nls\n```"}])
     out = tmp_path / "runs"
-    p = subprocess.Popen([sys.executable, "-m", "mlgym_core", "run", "--task", "battleOfSexes", "--agent",
+    p = subprocess.Popen([sys.executable, "-m", "mlgym_core", "run", "--task", "fixtureTask", "--agent",
                           "default", "--model", "openai:scripted-model", "--output", str(out)],
                          env=_env(srv, tmp_path), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
@@ -106,7 +106,7 @@ def test_ctrl_c_records_interrupted_and_leaves_no_sandbox(server, tmp_path):
     assert "interrupted" in err
     run_dir = _run_dir(out)
     rec = json.loads((run_dir / "run.json").read_text())
-    traj = json.loads((run_dir / "battleOfSexes.traj").read_text())
+    traj = json.loads((run_dir / "fixtureTask.traj").read_text())
     assert rec["exit_status"] == "interrupted" and traj["info"]["exit_status"] == "interrupted"
     assert [s["action"] for s in traj["trajectory"]] == ["ls\n"]
     assert rec["timings"]["ended"] is not None
