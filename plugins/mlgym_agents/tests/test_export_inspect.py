@@ -10,21 +10,23 @@ from pathlib import Path
 import pytest
 
 from mlgym_core.run import RunSpec, run_episode
+from mlgym_core.testing import fixture_task
 
 from .test_agents import PRICE, heredoc, reply
 
 inspect_ai = pytest.importorskip("inspect_ai", reason="inspect_ai is not installed (pip install inspect_ai)")
 
-STRATEGY = "def row_strategy(history):\n    return 0\n"
+ANSWER = "ANSWER = 41\n"  # the fixture task's target is 42: Score 99.0
 
 
 def _episode(server, out: Path, seed: int) -> dict:
-    srv = server([reply("Look.", "cat target.py", 900, 50),
-                  reply("Always 0.", heredoc("strategy.py", STRATEGY), 1500, 120),
+    srv = server([reply("Look.", "cat answer.py", 900, 50),
+                  reply("Closer.", heredoc("answer.py", ANSWER), 1500, 120),
                   reply("Submit.", "submit", 2000, 20)])
-    return run_episode(RunSpec(task="battleOfSexes", agent="default", model="openai:scripted-model", seed=seed,
-                               output=str(out), model_options={"base_url": srv.base_url, "api_key": "sk-test",
-                                                               "price": PRICE}))
+    with fixture_task():
+        return run_episode(RunSpec(task="fixtureTask", agent="default", model="openai:scripted-model", seed=seed,
+                                   output=str(out), model_options={"base_url": srv.base_url, "api_key": "sk-test",
+                                                                   "price": PRICE}))
 
 
 def test_export_is_read_back_by_inspect_ai(server, tmp_path):
@@ -40,16 +42,16 @@ def test_export_is_read_back_by_inspect_ai(server, tmp_path):
     assert path.suffix == ".eval" and path.parent == logs
     log = read_eval_log(str(path))
     assert log.status == "success"
-    assert log.eval.task == "mlgym/battleOfSexes" and log.eval.model == "openai/scripted-model"
+    assert log.eval.task == "mlgym/fixtureTask" and log.eval.model == "openai/scripted-model"
     assert len(log.samples) == 2 and sorted(s.epoch for s in log.samples) == [1, 2]
     for s, rec in zip(sorted(log.samples, key=lambda s: s.epoch), recs):
-        assert s.id == "battleOfSexes"
+        assert s.id == "fixtureTask"
         score = s.scores["mlgym"]
-        assert score.value == pytest.approx(rec["best_score"]) and score.explanation == "submitted"
-        assert score.metadata["baseline"] == pytest.approx(1.0226699113845825)
+        assert score.value == rec["best_score"] == 99.0 and score.explanation == "submitted"
+        assert score.metadata["baseline"] == 98.0
         tools = [m for m in s.messages if m.role == "tool"]
         calls = [c for m in s.messages if m.role == "assistant" for c in (m.tool_calls or [])]
-        want = ["cat target.py", heredoc("strategy.py", STRATEGY), "submit"]
+        want = ["cat answer.py", heredoc("answer.py", ANSWER), "submit"]
         assert [c.arguments["command"].strip() for c in calls] == want
         assert [t.tool_call_id for t in tools] == [c.id for c in calls]
         assert s.messages[0].role == "system" and s.messages[1].role == "user"
