@@ -11,7 +11,9 @@ import pytest
 
 from mlgym_core.registry import get_task
 from mlgym_core.run import RunSpec, run_episode
+from mlgym_core.testing import fixture_task
 
+# the games pack's tasks with a strategy each: the success paths below run both scaffolds on every game
 STRATEGIES = {
     "battleOfSexes": "def row_strategy(history):\n    return 0\n",
     "prisonersDilemma": "def row_strategy(history):\n    return 1 if history and history[-1][1] == 1 else 0\n",
@@ -44,18 +46,21 @@ def heredoc(path: str, text: str) -> str:
     return f"cat > {path} <<'EOF'\n{text}EOF"
 
 
-def run(srv, tmp_path: Path, *, task: str = "battleOfSexes", agent: str = "default", model_options=None,
+def run(srv, tmp_path: Path, *, task: str = "fixtureTask", agent: str = "default", model_options=None,
         **spec) -> tuple[dict, dict]:
+    """One episode; by default on core's fixture task (starter ``ANSWER = 40``, target 42: Score 98.0)."""
     opts = {"base_url": srv.base_url if srv else "http://127.0.0.1:9/v1", "api_key": "sk-test",
             "retry_wait": 0.01, "max_retries": 1, "price": PRICE, **(model_options or {})}
-    rec = run_episode(RunSpec(task=task, agent=agent, model="openai:scripted-model", output=str(tmp_path),
-                              model_options=opts, **spec))
-    traj = json.loads((Path(rec["run_dir"]) / f"{get_task(task).id}.traj").read_text())
+    with fixture_task():
+        rec = run_episode(RunSpec(task=task, agent=agent, model="openai:scripted-model", output=str(tmp_path),
+                                  model_options=opts, **spec))
+        traj = json.loads((Path(rec["run_dir"]) / f"{get_task(task).id}.traj").read_text())
     assert json.loads((Path(rec["run_dir"]) / "run.json").read_text())["exit_status"] == rec["exit_status"]
     return rec, traj
 
 
 # -- success paths: both scaffolds on every game task -------------------------------------------------
+# (these stay on the games pack: they check each game's files and battleOfSexes' real score)
 @pytest.mark.parametrize("task", sorted(STRATEGIES))
 def test_default_agent_edits_validates_submits(server, tmp_path, task):
     validate = task == "battleOfSexes"  # grading blotto takes seconds: validate once, on one task
@@ -117,7 +122,7 @@ def test_tool_calling_agent_parallel_calls_in_order(server, tmp_path, task):
     assert "(Current Step: 1, Remaining Steps: 49)" in msgs[-1]["content"]
 
 
-def test_3sat_default_agent_one_graded_run(server, tmp_path):
+def test_3sat_default_agent_one_graded_run(server, tmp_path):  # stays on 3SATTime: grades a real heuristic
     srv = server([reply("A shortest-clause heuristic.", heredoc("heuristic.py", HEURISTIC)),
                   reply("Submit it.", "submit")])
     rec, traj = run(srv, tmp_path, task="3SATTime")
@@ -125,7 +130,7 @@ def test_3sat_default_agent_one_graded_run(server, tmp_path):
     assert rec["scores"][-1]["Correct"] == 100 and rec["scores"][-1]["Time"] > 0
 
 
-def test_3sat_tool_calling_agent_without_grading(server, tmp_path):
+def test_3sat_tool_calling_agent_without_grading(server, tmp_path):  # stays on 3SATTime: runs its heuristic API
     srv = server([call(("bash", {"command": heredoc("heuristic.py", HEURISTIC)}),
                        ("bash", {"command": "python -c 'import heuristic; print(heuristic.heuristic_fn([[1,-2]],{},{},[],0))'"})),
                   call(("bash", {"command": "skip"}))])
@@ -162,7 +167,7 @@ def test_three_format_errors_exit_format(server, tmp_path):
     assert [s["action"] for s in traj["trajectory"]] == ["exit_format"]
     assert all("formatted correctly" not in h["content"] for h in traj["history"])
     assert rec["cost"]["api_calls"] == 4
-    assert len(rec["scores"]) == 1  # the autosubmission graded the starter strategy
+    assert rec["scores"] == [{"Score": 98.0}]  # the autosubmission graded the starter answer.py
 
 
 def test_format_error_then_recovery(server, tmp_path):
@@ -321,19 +326,19 @@ def _have_aci() -> bool:
 
 
 aci = pytest.mark.skipif(not _have_aci(), reason="mlgym-tools (ACI edit/open/state) is not installed")
-NEW_BODY = "    return 0"
+NEW_LINE = "ANSWER = 42"  # line 3 of the fixture task's answer.py (ANSWER = 40): the target, Score 100.0
 
 
 @aci
 def test_default_agent_edit_based_run(server, tmp_path):
-    srv = server([reply("Open the strategy.", 'open "strategy.py"'),
-                  reply("Replace the body by always 0.", f"edit 14:24\n{NEW_BODY}\nend_of_edit"),
+    srv = server([reply("Open the answer.", 'open "answer.py"'),
+                  reply("Set the answer to the target.", f"edit 3:3\n{NEW_LINE}\nend_of_edit"),
                   reply("Check.", "validate"), reply("Submit.", "submit")])
     rec, traj = run(srv, tmp_path)
     assert rec["exit_status"] == "submitted", traj["trajectory"][1]["observation"]
-    assert all(1.40 < s["Score"] < 1.48 for s in rec["scores"])
-    assert json.loads(traj["trajectory"][1]["state"])["open_file"] == "/home/agent/workspace/strategy.py"
-    assert "(Open file: /home/agent/workspace/strategy.py)" in srv.requests[1]["messages"][-1]["content"]
+    assert [s["Score"] for s in rec["scores"]] == [100.0, 100.0]
+    assert json.loads(traj["trajectory"][1]["state"])["open_file"] == "/home/agent/workspace/answer.py"
+    assert "(Open file: /home/agent/workspace/answer.py)" in srv.requests[1]["messages"][-1]["content"]
     docs = traj["history"][0]["content"]
     assert "edit:\n  docstring:" in docs and "- replacement_text (string) [required]" in docs
     assert "\nstate:" not in docs and "memory_write" not in docs and "literature_search" not in docs
@@ -341,13 +346,13 @@ def test_default_agent_edit_based_run(server, tmp_path):
 
 @aci
 def test_tool_calling_agent_edit_call(server, tmp_path):
-    srv = server([call(("open", {"path": "strategy.py"}),
-                       ("edit", {"start_line": 14, "end_line": 24, "replacement_text": NEW_BODY + "\n"}),
+    srv = server([call(("open", {"path": "answer.py"}),
+                       ("edit", {"start_line": 3, "end_line": 3, "replacement_text": NEW_LINE + "\n"}),
                        ("validate", {}), ("submit", {}))])
     rec, traj = run(srv, tmp_path, agent="tool-calling")
-    assert [s["action"] for s in traj["trajectory"]][:2] == ["open strategy.py", f"edit 14:24\n{NEW_BODY}\nend_of_edit"]
+    assert [s["action"] for s in traj["trajectory"]][:2] == ["open answer.py", f"edit 3:3\n{NEW_LINE}\nend_of_edit"]
     assert rec["exit_status"] == "submitted"
-    assert all(1.40 < s["Score"] < 1.48 for s in rec["scores"])
+    assert [s["Score"] for s in rec["scores"]] == [100.0, 100.0]
     schema = {t["function"]["name"]: t["function"] for t in srv.requests[0]["tools"]}["edit"]["parameters"]
     assert schema["required"] == ["start_line", "end_line", "replacement_text"]
     assert schema["properties"]["start_line"]["type"] == "integer"
