@@ -77,15 +77,16 @@ def runtime():
     return DockerRuntime()
 
 
-@needs_games
-def test_battle_of_sexes_baseline_end_to_end(tmp_path: Path) -> None:
+def test_fixture_task_baseline_end_to_end(tmp_path: Path) -> None:
     from mlgym_core.run import RunSpec, run_episode
+    from mlgym_core.testing import fixture_task
 
-    rec = run_episode(RunSpec(task="battleOfSexes", agent="baseline", runtime="docker", output=str(tmp_path)))
+    with fixture_task():
+        rec = run_episode(RunSpec(task="fixtureTask", agent="baseline", runtime="docker", output=str(tmp_path)))
     assert rec["exit_status"] == "submitted", rec
     assert rec["isolation"] == "docker"
-    assert 0.9 < rec["best_score"] < 1.2  # the baseline's score, graded in a fresh container
-    traj = json.loads((Path(rec["run_dir"]) / "battleOfSexes.traj").read_text())
+    assert rec["best_score"] == 98.0  # the fixture's baseline (ANSWER = 40, target 42), graded in a fresh container
+    traj = json.loads((Path(rec["run_dir"]) / "fixtureTask.traj").read_text())
     assert "Evaluation Score" in traj["trajectory"][0]["observation"]
     assert not _ours()
 
