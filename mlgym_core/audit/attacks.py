@@ -16,7 +16,7 @@ from typing import Literal
 
 from pydantic import Field, ValidationError, field_validator
 
-from ..errors import DescriptorError, MlgymError, PluginSpecError
+from ..errors import DescriptorError, MlgymError
 from ..sandbox import GRADER_DIR, WORKSPACE
 from ..specs import TaskSpec, _format_validation, _read_yaml, _Spec
 
@@ -177,6 +177,7 @@ def attacks() -> list[AttackSpec]:
             returned one name twice.
     """
     from ..plugins import plugin_manager
+    from ..registry import _items_of
 
     m = plugin_manager()
     hook = getattr(m.pm.hook, "register_attacks", None)
@@ -184,20 +185,7 @@ def attacks() -> list[AttackSpec]:
     for impl in reversed(hook.get_hookimpls() if hook is not None else ()):
         name = m.pm.get_name(impl.plugin) or "?"
         rec = m.records.get(name)
-        try:
-            returned = list(impl.function() or ())
-        except Exception as exc:
-            raise PluginSpecError(f"plugin '{name}' failed in register_attacks(): {type(exc).__name__}: "
-                                  f"{exc}") from exc
-        mine = [a for a in returned if isinstance(a, AttackSpec)]
-        if len(mine) != len(returned):
-            bad = next(a for a in returned if not isinstance(a, AttackSpec))
-            raise PluginSpecError(f"plugin '{name}' returned {type(bad).__name__} from register_attacks(); "
-                                  "expected AttackSpec")
-        names = [a.name for a in mine]
-        if len(set(names)) != len(names):
-            raise PluginSpecError(f"plugin '{name}' returned an attack name twice from register_attacks()")
-        found += [a.model_copy(update={"plugin": name, "plugin_version": rec.version if rec else ""}) for a in mine]
+        found += _items_of(name, "register_attacks", AttackSpec, impl.function, rec.version if rec else "")
     return found
 
 
