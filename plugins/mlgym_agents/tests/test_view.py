@@ -25,9 +25,19 @@ REPLIES = ["DISCUSSION\nLook at the answer.\n```\ncat answer.py\n```",
            "DISCUSSION\nDone.\n```\nsubmit\n```"]
 
 
+def _holds(cond) -> bool:
+    """cond(), where an element the page replaced while it was read counts as not yet (the viewer re-renders)."""
+    from selenium.common.exceptions import StaleElementReferenceException
+
+    try:
+        return bool(cond())
+    except StaleElementReferenceException:
+        return False
+
+
 def _wait_for(cond, timeout: float, what: str) -> None:
     deadline = time.monotonic() + timeout
-    while not cond():
+    while not _holds(cond):
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         time.sleep(0.1)
