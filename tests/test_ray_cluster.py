@@ -97,8 +97,8 @@ def cluster():
         assert not left, f"Ray processes left: {left}"
 
 
-def _bench(cluster: dict, out: Path, runs: int, *extra: str, task: str = "battleOfSexes") -> list[str]:
-    return [sys.executable, "-m", "mlgym_core", "bench", "--tasks", task, "--agents", "baseline",
+def _bench(cluster: dict, out: Path, runs: int, *extra: str, agent: str = "baseline") -> list[str]:
+    return [sys.executable, "-m", "mlgym_core", "bench", "--tasks", "battleOfSexes", "--agents", agent,
             "--runs", str(runs), "--executor", "ray", "--ray-address", cluster["address"], "--output", str(out),
             "--no-progress", "--no-report", *extra]
 
@@ -151,11 +151,15 @@ def test_bench_spreads_on_two_nodes_and_resumes_after_the_worker_node_dies(clust
         devices = json.loads((out / name / "run.json").read_text())["spec"]["devices"]
         assert devices in ([["0"]] if nodes[e["host"].rsplit("/", 1)[1]] == "worker" else [["0"], ["1"]]), devices
 
-    # the worker node dies while a bench runs; --resume finishes it on the head. 3SATTime's baseline
-    # episode grades for many seconds, so the episode on the worker node is surely still running
-    # when the node is killed (a quick task could finish between the check and the kill).
+    # the worker node dies while a bench runs; --resume finishes it on the head. Each episode replays
+    # `sleep 5` before it submits, so the episode on the worker node is surely still running when the
+    # node is killed (a quick episode could finish between the check and the kill).
     out2 = tmp_path / "bench2"
-    proc = subprocess.Popen(_bench(cluster, out2, 2, task="3SATTime"), env=env, stdout=subprocess.PIPE,
+    slow = tmp_path / "slow.traj"
+    slow.write_text(json.dumps({"trajectory": [{"action": "sleep 5"}, {"action": "submit"}],
+                                "info": {"exit_status": "submitted"}}))
+    held = ("-o", f"trajectory={slow}")
+    proc = subprocess.Popen(_bench(cluster, out2, 2, *held, agent="replay"), env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     raylet = [p for p in _ours(cluster["temp_dir"])
               if f"--node_manager_port={cluster['worker_port']}".encode() in Path(f"/proc/{p}/cmdline").read_bytes()]
@@ -173,7 +177,7 @@ def test_bench_spreads_on_two_nodes_and_resumes_after_the_worker_node_dies(clust
     first = _ledger(out2)
     lost = [k for k, v in first.items() if int(v.get("attempts") or 1) > 1 or v["state"] != "done"]
     assert lost, (first, err[-1500:])  # the worker node's episode was lost: retried, or left for --resume
-    r = subprocess.run(_bench(cluster, out2, 2, "--resume", task="3SATTime"), env=env, capture_output=True,
+    r = subprocess.run(_bench(cluster, out2, 2, "--resume", *held, agent="replay"), env=env, capture_output=True,
                        text=True, timeout=300)
     assert r.returncode == 0, (err[-1500:], r.stderr[-3000:])
     led = _ledger(out2)
