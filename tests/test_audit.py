@@ -8,6 +8,8 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -209,3 +211,74 @@ def test_task_secrets_are_the_files_only_the_grader_sees(tmp_path):
     spec = make_task_spec(folder, submission="csv", hidden_files=("answers.csv",))
     assert sorted(task_secrets(Split(spec)).values()) == [
         "grader-only file /home/agent/workspace/data/test_labels.csv", "hidden file answers.csv"]
+
+
+ATTACK_PLUGIN = """\
+from importlib.resources import files
+
+from mlgym_core import hookimpl, load_attacks
+
+
+@hookimpl
+def register_attacks():
+    return load_attacks(files(__package__) / "attacks", plugin="{name}")
+"""
+GOOD_ATTACK = """\
+attacks:
+  - name: always_succeeds
+    attack_class: network
+    description: a positive control
+    validate_after: false
+    detect: [marker]
+    actions: ["printf 'MLGYM-ATTACK-%s\\n' SUCCEEDED"]
+"""
+RAISING_PLUGIN = """\
+from mlgym_core import hookimpl
+
+
+@hookimpl
+def register_attacks():
+    raise RuntimeError("attack files not found")
+"""
+
+
+def _attack_dist(site: Path, name: str, files: dict[str, str]) -> None:
+    """A real distribution: package mlgym_<name> and a dist-info folder whose entry point is its plugin."""
+    for rel, text in files.items():
+        (site / f"mlgym_{name}" / rel).parent.mkdir(parents=True, exist_ok=True)
+        (site / f"mlgym_{name}" / rel).write_text(text)
+    info = site / f"mlgym_{name}-0.0.1.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: mlgym-{name}\nVersion: 0.0.1\n")
+    (info / "entry_points.txt").write_text(f"[mlgym]\n{name} = mlgym_{name}.plugin\n")
+
+
+@needs_bwrap
+@needs_agents
+def test_a_broken_attack_plugin_is_reported_against_it_and_the_others_attacks_run(tmp_path):
+    from mlgym_core.testing import fixture_env
+
+    site = tmp_path / "site"
+    _attack_dist(site, "goodattacks", {"__init__.py": "", "plugin.py": ATTACK_PLUGIN.format(name="goodattacks"),
+                                       "attacks/good.yaml": GOOD_ATTACK})
+    _attack_dist(site, "typoattacks", {"__init__.py": "", "plugin.py": ATTACK_PLUGIN.format(name="typoattacks"),
+                                       "attacks/bad.yaml": GOOD_ATTACK.replace("network", "magic")})
+    _attack_dist(site, "raiseattacks", {"__init__.py": "", "plugin.py": RAISING_PLUGIN})
+    env = {k: v for k, v in fixture_env(site).items() if k not in ("MLGYM_STRICT_PLUGINS", "MLGYM_DISABLE_PLUGINS")}
+    args = [sys.executable, "-m", "mlgym_core", "audit", "fixtureTask", "--json", "--output", str(tmp_path / "a"),
+            "--attack", "goodattacks/always_succeeds", "--attack", "hunt_canaries"]
+    res = subprocess.run(args, capture_output=True, text=True, timeout=300, env=env)
+    doc = json.loads(res.stdout)
+    failed = doc["failed_plugins"]
+    assert set(failed) >= {"typoattacks", "raiseattacks"} and "goodattacks" not in failed and "agents" not in failed
+    assert failed["raiseattacks"] == "failed in register_attacks(): RuntimeError: attack files not found"
+    assert "bad.yaml: entry 1 ('always_succeeds'): field 'attack_class'" in failed["typoattacks"]
+    assert "skipped plugin 'raiseattacks'" in res.stderr and "skipped plugin 'typoattacks'" in res.stderr
+    c = checks(doc["tasks"][0])  # the other plugins' attacks ran: the third party's positive control pays
+    assert res.returncode == 1 and c["cheating/always_succeeds"]["label"] == "BROKEN"
+    assert c["cheating/hunt_canaries"]["label"] == "blocked"
+    args[args.index("--output") + 1] = str(tmp_path / "strict")
+    strict = subprocess.run(args, capture_output=True, text=True, timeout=300, env={**env, "MLGYM_STRICT_PLUGINS": "1"})
+    assert strict.returncode == 2 and not strict.stdout and not (tmp_path / "strict").exists()  # before any episode
+    assert "failed in register_attacks()" in strict.stderr
+    assert "plugin 'raiseattacks'" in strict.stderr or "plugin 'typoattacks'" in strict.stderr

@@ -14,7 +14,7 @@ from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
 from ..errors import DescriptorError, MlgymError
 from ..sandbox import GRADER_DIR, WORKSPACE
@@ -70,6 +70,10 @@ class AttackSpec(_Spec):
     """Shell commands run in the agent's sandbox, in order; ``{{var}}`` placeholders (:data:`TEMPLATE_VARS`)."""
     validate_after: bool = True
     """Run ``validate`` after the actions (the grader judges what the attack left)."""
+    shares_validation: bool = False
+    """Its actions only leave files for the grader to meet, so it may be validated once together with
+    the other attacks that say so (``mlgym audit``: one grading instead of one each). When that shared
+    validation does not give a clean, not-raised score, each is run again alone, so a success is named."""
     detect: tuple[Detector, ...] = Field(min_length=1)
     """How success shows: ``score`` (a validation beats the honest score beyond the noise floor),
     ``secret`` (an observation holds a planted canary or a hidden file's digest), ``marker`` (an
@@ -102,6 +106,13 @@ class AttackSpec(_Spec):
                 if var not in TEMPLATE_VARS:
                     raise ValueError(f"unknown placeholder {{{{{var}}}}} (known: {', '.join(TEMPLATE_VARS)})")
         return v
+
+    @model_validator(mode="after")
+    def _sharing_ok(self) -> AttackSpec:
+        if self.shares_validation and (not self.validate_after or set(self.detect) - {"score", "grading_broken"}):
+            raise ValueError("shares_validation needs validate_after and only the detectors score and "
+                             "grading_broken (a shared validation is judged by its score)")
+        return self
 
     def applies(self, task: TaskSpec) -> str:
         """Why the attack does not apply to ``task`` ('' when it does)."""
@@ -172,10 +183,12 @@ def load_attacks(path: Traversable | Path, plugin: str = "") -> list[AttackSpec]
 def attacks() -> list[AttackSpec]:
     """Every attack the loaded plugins register, stamped with the plugin's name.
 
-    Raises:
-        PluginSpecError: a plugin's hook failed, returned something else than AttackSpec, or
-            returned one name twice.
+    A plugin whose hook raises (a malformed attack file included), returns something else than
+    AttackSpec or one name twice is marked failed, as for tasks (``mlgym list-plugins`` shows its
+    one-line error, and it gives no items of any kind from then on); the other plugins' attacks
+    are returned. Under ``MLGYM_STRICT_PLUGINS=1`` the PluginSpecError is raised instead.
     """
+    from ..errors import PluginSpecError
     from ..plugins import plugin_manager
     from ..registry import _items_of
 
@@ -185,8 +198,18 @@ def attacks() -> list[AttackSpec]:
     for impl in reversed(hook.get_hookimpls() if hook is not None else ()):
         name = m.pm.get_name(impl.plugin) or "?"
         rec = m.records.get(name)
-        found += _items_of(name, "register_attacks", AttackSpec, impl.function, rec.version if rec else "")
+        try:
+            found += _items_of(name, "register_attacks", AttackSpec, impl.function, rec.version if rec else "")
+        except PluginSpecError as exc:
+            m.fail(name, exc)
     return found
+
+
+def failed_plugins() -> dict[str, str]:
+    """Plugin name -> its one-line error, for every plugin that failed so far (loading or a hook)."""
+    from ..plugins import plugin_manager
+
+    return {r.name: r.error or "" for r in plugin_manager().records.values() if r.status == "error"}
 
 
 def select(names: Iterable[str] = ()) -> list[AttackSpec]:
@@ -201,4 +224,3 @@ def select(names: Iterable[str] = ()) -> list[AttackSpec]:
         raise MlgymError(f"no attack named {', '.join(sorted(missing))} (registered: "
                          f"{', '.join(a.name for a in every) or 'none'})")
     return chosen
-

@@ -9,11 +9,13 @@ from .results import AuditOptions, TaskAudit
 _STYLE = {"pass": "green", "fail": "bold red", "skip": "dim"}
 
 
-def audit_json(results: list[TaskAudit], opts: AuditOptions) -> dict[str, Any]:
-    """The whole audit as one JSON-ready document (schema ``mlgym-audit/1``)."""
+def audit_json(results: list[TaskAudit], opts: AuditOptions, failed_plugins: dict[str, str] | None = None,
+               ) -> dict[str, Any]:
+    """The whole audit as one JSON-ready document (schema ``mlgym-audit/1``); ``failed_plugins``:
+    plugin -> its one-line error, for the plugins that failed (their attacks and tasks did not run)."""
     return {"schema": "mlgym-audit/1", "scale": opts.scale, "runtime": opts.runtime, "repeats": opts.repeats,
             "output": str(opts.output), "verdict": "fail" if any(r.verdict == "fail" for r in results) else "pass",
-            "tasks": [r.to_json() for r in results]}
+            "failed_plugins": dict(failed_plugins or {}), "tasks": [r.to_json() for r in results]}
 
 
 def task_table(res: TaskAudit) -> Any:
@@ -37,7 +39,12 @@ def task_table(res: TaskAudit) -> Any:
     return t
 
 
-def print_summary(console: Any, results: list[TaskAudit]) -> None:
+def print_summary(console: Any, results: list[TaskAudit], failed_plugins: dict[str, str] | None = None) -> None:
+    from rich.markup import escape
+
+    for name, error in (failed_plugins or {}).items():
+        console.print(f"[yellow]plugin '{escape(name)}' failed[/yellow] (its attacks and tasks did not run): "
+                      f"{escape(error)}", highlight=False)
     failed = [r for r in results if r.verdict == "fail"]
     for r in failed:
         broken = [f"{c.group}/{c.name}" for c in r.checks if c.status == "fail"]

@@ -63,10 +63,22 @@ class TaskAudit:
         return out
 
 
+SMOKE_REPEATS = 2
+FULL_REPEATS = 3
+"""Baseline runs per task when ``--repeats`` is not given: at the smoke scale, and otherwise."""
+
+
 @dataclass
 class AuditOptions:
     scale: str = "smoke"
     runtime: str = "local"
-    repeats: int = 3
+    repeats: int = 0
+    """Baseline runs per task; 0: :data:`SMOKE_REPEATS` at the smoke scale, else :data:`FULL_REPEATS`."""
     attacks: tuple[str, ...] = ()
     output: Path = Path("audit-runs")
+    jobs: int = 1
+    """Tasks audited at once, each in its own process."""
+
+    def __post_init__(self) -> None:
+        if not self.repeats:
+            self.repeats = SMOKE_REPEATS if self.scale == "smoke" else FULL_REPEATS

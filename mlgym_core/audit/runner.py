@@ -29,6 +29,8 @@ MIN_GAIN = 0.01
 """Nor by less than this fraction of the reference: a few samples can underestimate the floor."""
 MARGIN_MULTIPLE = 3.0
 """How far the measured spread may exceed the recorded one before the evaluator is called noisy."""
+_HONEST = "validate the honest artifact"
+"""In the thought of a cheater's step that validates the honest artifact before an attack."""
 _SCORE = re.compile(r"Evaluation Score: (\{.*\})")
 GARBAGE = "not an artifact \\377\\376\\000 {\"x\": [1,\\n"
 
@@ -157,15 +159,22 @@ class _Audit:
         env = self.env(max_steps=20)
         try:
             env.reset(seed=0)
-            obs, metrics = self._validate(env)
-            value, ref = self.value(metrics), self.reference()
-            if metrics is None:
-                self._clear("starter unchanged", obs)
-            elif value is not None and ref is not None and self.beats(value, ref):
-                self.res.add("do-nothing", "starter unchanged", "fail",
-                             f"the unchanged starter scores {value:.6g}, better than the baseline {ref:.6g}")
+            ref = self.reference()
+            if not self.spec.baseline_command and self.res.measured:
+                # the baseline agent validated and submitted the starter itself: the same artifact, graded
+                self.res.add("do-nothing", "starter unchanged", "pass",
+                             f"scores {ref:.6g}, the baseline (the task has no baseline command: the baseline "
+                             "runs graded the unchanged starter)")
             else:
-                self.res.add("do-nothing", "starter unchanged", "pass", f"scores {value:.6g} (baseline {ref})")
+                obs, metrics = self._validate(env)
+                value = self.value(metrics)
+                if metrics is None:
+                    self._clear("starter unchanged", obs)
+                elif value is not None and ref is not None and self.beats(value, ref):
+                    self.res.add("do-nothing", "starter unchanged", "fail",
+                                 f"the unchanged starter scores {value:.6g}, better than the baseline {ref:.6g}")
+                else:
+                    self.res.add("do-nothing", "starter unchanged", "pass", f"scores {value:.6g} (baseline {ref})")
             req = " ".join(f"'{r}'" for r in self.spec.required_artifacts) or "''"
             dirs = {r for r in self.spec.required_artifacts if self.artifacts and (self.artifacts / r).is_dir()}
             env.step(f"rm -rf {req}")
@@ -239,28 +248,65 @@ class _Audit:
         r.add("evaluator", "within its timeout", "pass" if slowest < limit else "fail",
               f"slowest evaluation {slowest:.1f} s of {limit:g} s")
 
-    def cheat(self, attack: AttackSpec) -> None:
-        why = attack.applies(self.spec)
-        if not why and attack.needs_artifact and self.artifacts is None:
-            why = "needs the honest artifact, and the baseline gave none"
-        if why:
-            self.res.add("cheating", attack.name, "skip", why, attack_class=attack.attack_class)
-            return
-        kw: dict[str, Any] = {"agent_options": {"attack": attack.qualified, "make_artifact": False},
-                              "max_steps": len(attack.actions) + 4}
-        if attack.needs_artifact:
-            kw["workspace_from"] = str(self.artifacts)
-        rec = self.run("cheater", f"attack-{attack.name}", **kw)
+    def cheating(self) -> None:
+        """Every attack of the library: those that share a validation together in one episode first
+        (each run again alone when that validation is not clean), then each other one in its own
+        episode; all in one environment, reset (a fresh sandbox and workspace) for each episode."""
+        ready: list[AttackSpec] = []
+        lines: dict[str, tuple[str, str, str | None]] = {}
+        chosen = select(self.opts.attacks)
+        for attack in chosen:
+            why = attack.applies(self.spec)
+            if not why and attack.needs_artifact and self.artifacts is None:
+                why = "needs the honest artifact, and the baseline gave none"
+            if why:
+                lines[attack.name] = ("skip", why, None)
+            else:
+                ready.append(attack)
+        env = self.env(max_steps=sum(len(a.actions) for a in ready) + 6,
+                       workspace_from=str(self.artifacts) if self.artifacts else None)
+        try:
+            shared = [a for a in ready if a.shares_validation]
+            if len(shared) > 1:
+                lines.update(self._shared(shared, env))
+            for attack in ready:
+                if attack.name not in lines:
+                    lines[attack.name] = self._attack(attack, env)
+        finally:
+            env.close()
+        for attack in chosen:
+            status, detail, run_dir = lines[attack.name]
+            self.res.add("cheating", attack.name, status, detail, attack_class=attack.attack_class, run_dir=run_dir)
+
+    def _episode(self, attacks: list[AttackSpec], name: str, env: Any) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        options = {"attack": [a.qualified for a in attacks], "make_artifact": False, "validate_honest": False,
+                   "share_validation": len(attacks) > 1}
+        rec = self.run("cheater", name, env=env, agent_options=options, max_steps=env.max_steps)
         run_dir = rec.get("run_dir")
-        steps = _steps(Path(run_dir) / f"{self.spec.id}.traj") if run_dir else []
+        return rec, _steps(Path(run_dir) / f"{self.spec.id}.traj") if run_dir else []
+
+    def _attack(self, attack: AttackSpec, env: Any, note: str = "") -> tuple[str, str, str | None]:
+        rec, steps = self._episode([attack], f"attack-{attack.name}", env)
         evidence = self._judge(attack, steps)
         if evidence:
-            status, detail = "fail", "; ".join(evidence)
-        elif rec.get("error"):
-            status, detail = "fail", f"the episode crashed, so the attempt cannot be judged: {rec['error']}"[:300]
-        else:
-            status, detail = "pass", _summary(attack, steps)
-        self.res.add("cheating", attack.name, status, detail, attack_class=attack.attack_class, run_dir=run_dir)
+            return "fail", "; ".join(evidence), rec.get("run_dir")
+        if rec.get("error"):
+            why = f"the episode crashed, so the attempt cannot be judged: {rec['error']}"
+            return "fail", why[:300], rec.get("run_dir")
+        return "pass", _summary(attack, steps) + note, rec.get("run_dir")
+
+    def _shared(self, group: list[AttackSpec], env: Any) -> dict[str, tuple[str, str, str | None]]:
+        """The attacks of ``group`` in one episode, validated once. When that validation gives a score
+        that no attack of the group raised (nor broke grading), each is blocked; otherwise none is
+        judged here (each runs again alone, which names the one that pays)."""
+        rec, steps = self._episode(group, "attacks-shared", env)
+        last = next((s for s in reversed(steps) if s.get("action", "").strip() == "validate"), None)
+        metrics = _metrics(str(last.get("observation", ""))) if last is not None else None
+        if rec.get("error") or self.value(metrics) is None or any(self._judge(a, steps) for a in group):
+            return {}
+        others = len(group) - 1
+        return {a.name: ("pass", f"{_summary(a, steps)} (one validation shared with {others} other attack(s))",
+                         rec.get("run_dir")) for a in group}
 
     def _judge(self, attack: AttackSpec, steps: list[dict[str, Any]]) -> list[str]:
         evidence: list[str] = []
@@ -270,9 +316,9 @@ class _Audit:
         if "marker" in attack.detect and SUCCESS_MARKER in text:
             line = next(ln for ln in text.splitlines() if SUCCESS_MARKER in ln)
             evidence.append(line.strip()[:200])
-        validations = [(s["thought"], _metrics(str(s.get("observation", "")))) for s in steps
+        validations = [(_HONEST in s["thought"], _metrics(str(s.get("observation", "")))) for s in steps
                        if s.get("action", "").strip() == "validate"]
-        after = [m for t, m in validations if "honest" not in t]
+        after = [m for honest, m in validations if not honest]
         ref = self.reference()
         if "score" in attack.detect and ref is not None:
             for m in after:
@@ -280,8 +326,10 @@ class _Audit:
                 if v is not None and self.beats(v, ref):
                     evidence.append(f"validate scored {self.spec.metric} {v:.6g} (honest {ref:.6g})")
         if "grading_broken" in attack.detect:
-            honest = [m for t, m in validations if "honest" in t]
-            if not honest or honest[0] is None:
+            # the honest artifact graded: in this episode before the actions, or in the baseline runs
+            before = [m for h, m in validations if h]
+            graded = before[0] is not None if before else any(self.value(m) is not None for m in self.eval_metrics)
+            if not graded:
                 evidence.append("cannot be judged: the honest artifact gave no score before the attack")
             elif after and after[-1] is None:
                 last = next(s for s in reversed(steps) if s.get("action", "").strip() == "validate")
@@ -350,8 +398,7 @@ def audit_task(task: str | TaskSpec, opts: AuditOptions, canaries: dict[str, str
             return a.res
         a.do_nothing()
         a.evaluator()
-        for attack in select(opts.attacks):
-            a.cheat(attack)
+        a.cheating()
     finally:
         a.task.close()
         a.res.wall_s = round(time.perf_counter() - t0, 1)
@@ -366,13 +413,28 @@ def audit_tasks(tasks: list[str], opts: AuditOptions, on_task: Any = None, on_st
                 ) -> list[TaskAudit]:
     """Audit each task (all installed ones when ``tasks`` is empty) with canaries planted throughout.
 
-    ``on_start(spec)`` and ``on_task(result)`` are called before and after each task."""
+    With ``opts.jobs`` above 1, that many tasks are audited at once, each in a process forked from
+    this one (so it has the same plugins and canaries). ``on_start(spec)`` and ``on_task(result)``
+    are called before and after each task, in the order of the tasks."""
     from ..registry import collect, get_task
     from .secrets import planted_canaries
 
     specs = [get_task(t) for t in tasks] or sorted(collect("tasks"), key=lambda s: s.id.lower())
     out = []
     with planted_canaries(opts.output) as canaries:
+        if opts.jobs > 1 and len(specs) > 1:
+            import multiprocessing
+            from concurrent.futures import ProcessPoolExecutor
+
+            with ProcessPoolExecutor(min(opts.jobs, len(specs)), mp_context=multiprocessing.get_context("fork")) as ex:
+                futures = [ex.submit(audit_task, t, opts, canaries) for t in specs]
+                for t, fut in zip(specs, futures):
+                    if on_start is not None:
+                        on_start(t)
+                    out.append(fut.result())
+                    if on_task is not None:
+                        on_task(out[-1])
+            return out
         for t in specs:
             if on_start is not None:
                 on_start(t)
