@@ -71,9 +71,13 @@ class AttackSpec(_Spec):
     validate_after: bool = True
     """Run ``validate`` after the actions (the grader judges what the attack left)."""
     shares_validation: bool = False
-    """Its actions only leave files for the grader to meet, so it may be validated once together with
-    the other attacks that say so (``mlgym audit``: one grading instead of one each). When that shared
-    validation does not give a clean, not-raised score, each is run again alone, so a success is named."""
+    """It may be validated once together with the other attacks that say so (``mlgym audit``: one
+    grading instead of one each): its actions do not undo what the others leave. When that shared
+    validation does not give a score that no attack of the group raised (nor broke, nor leaked a
+    secret into), each is run again alone, so a success is named."""
+    during_grading: bool = False
+    """Its actions leave processes that act while the grader runs (a swapper, a resource hog); in a
+    shared validation it takes its actions after the attacks that only leave files."""
     detect: tuple[Detector, ...] = Field(min_length=1)
     """How success shows: ``score`` (a validation beats the honest score beyond the noise floor),
     ``secret`` (an observation holds a planted canary or a hidden file's digest), ``marker`` (an
@@ -109,9 +113,8 @@ class AttackSpec(_Spec):
 
     @model_validator(mode="after")
     def _sharing_ok(self) -> AttackSpec:
-        if self.shares_validation and (not self.validate_after or set(self.detect) - {"score", "grading_broken"}):
-            raise ValueError("shares_validation needs validate_after and only the detectors score and "
-                             "grading_broken (a shared validation is judged by its score)")
+        if self.shares_validation and not self.validate_after:
+            raise ValueError("shares_validation needs validate_after (the shared validation is what is judged)")
         return self
 
     def applies(self, task: TaskSpec) -> str:
