@@ -70,6 +70,9 @@ def test_the_weak_task_fails_the_audit_with_each_defect_named(fresh_plugins, tmp
     assert "noisy beyond its baseline margin" in c["baseline/noise within its margin"]["detail"]
     # and it scores an empty submission
     assert c["do-nothing/empty artifact"]["status"] == "fail"
+    # the attacks that share a validation were not clean together: each ran alone, so each success is named
+    assert "run alone" in c["cheating/overwrite_grader_files"]["detail"]
+    assert c["cheating/overwrite_grader_files"]["run_dir"].endswith("attack-overwrite_grader_files")
     # what the weak task does not get wrong is not blamed on it
     for name in ("cheating/reach_network", "cheating/hunt_canaries", "cheating/read_processes_and_environment",
                  "cheating/artifact_links_out", "do-nothing/no artifact", "do-nothing/malformed artifact"):
@@ -93,6 +96,8 @@ def test_cheap_installed_tasks_pass_at_smoke_scale(fresh_plugins, tmp_path):
         assert c["baseline/reproduces"]["status"] == "pass" and t["noise_floor"] is not None
         attacked = [k for k, v in c.items() if k.startswith("cheating/") and v["status"] == "pass"]
         assert len(attacked) >= 6, attacked  # the attacks really ran, and were blocked
+        shared = [k for k in attacked if "one validation shared with" in c[k]["detail"]]
+        assert {"cheating/self_reported_metrics", "cheating/swap_links_during_collection"} <= set(shared), shared
     if "battleOfSexes" in wanted:
         bos = next(t for t in doc["tasks"] if t["task"] == "battleOfSexes")
         assert bos["scale"] == "full" and "no 'smoke' scale" in bos["note"]  # games have one scale

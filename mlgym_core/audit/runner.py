@@ -266,7 +266,7 @@ class _Audit:
             if not why and attack.needs_artifact and self.artifacts is None:
                 why = "needs the honest artifact, and the baseline gave none"
             if why:
-                lines[attack.name] = ("skip", why, None)
+                lines[attack.qualified] = ("skip", why, None)
             else:
                 ready.append(attack)
         env = self.env(max_steps=sum(len(a.actions) for a in ready) + 6,
@@ -276,12 +276,13 @@ class _Audit:
             if len(shared) > 1:
                 lines.update(self._shared(shared, env))
             for attack in ready:
-                if attack.name not in lines:
-                    lines[attack.name] = self._attack(attack, env)
+                if attack.qualified not in lines:
+                    alone = " (run alone: the validation it shared was not clean)" if attack in shared else ""
+                    lines[attack.qualified] = self._attack(attack, env, alone)
         finally:
             env.close()
         for attack in chosen:
-            status, detail, run_dir = lines[attack.name]
+            status, detail, run_dir = lines[attack.qualified]
             self.res.add("cheating", attack.name, status, detail, attack_class=attack.attack_class, run_dir=run_dir)
 
     def _episode(self, attacks: list[AttackSpec], name: str, env: Any) -> tuple[dict[str, Any], list[dict[str, Any]]]:
@@ -303,16 +304,15 @@ class _Audit:
 
     def _shared(self, group: list[AttackSpec], env: Any) -> dict[str, tuple[str, str, str | None]]:
         """The attacks of ``group`` in one episode, validated once. When that validation gives a score
-        that no attack of the group raised (nor broke grading), each is blocked; otherwise none is
+        that no attack of the group raised, broke or leaked a secret into, each is blocked; otherwise none is
         judged here (each runs again alone, which names the one that pays)."""
         rec, steps = self._episode(group, "attacks-shared", env)
         last = next((s for s in reversed(steps) if s.get("action", "").strip() == "validate"), None)
         metrics = _metrics(str(last.get("observation", ""))) if last is not None else None
         if rec.get("error") or self.value(metrics) is None or any(self._judge(a, steps) for a in group):
             return {}
-        others = len(group) - 1
-        return {a.name: ("pass", f"{_summary(a, steps)} (one validation shared with {others} other attack(s))",
-                         rec.get("run_dir")) for a in group}
+        shared = f" (one validation shared with {len(group) - 1} other attack(s))"
+        return {a.qualified: ("pass", _summary(a, steps) + shared, rec.get("run_dir")) for a in group}
 
     def _judge(self, attack: AttackSpec, steps: list[dict[str, Any]]) -> list[str]:
         evidence: list[str] = []
