@@ -103,6 +103,21 @@ def test_cheap_installed_tasks_pass_at_smoke_scale(fresh_plugins, tmp_path):
         assert bos["scale"] == "full" and "no 'smoke' scale" in bos["note"]  # games have one scale
 
 
+@needs_bwrap
+@needs_agents
+def test_jobs_audit_tasks_at_once_in_forked_processes_and_report_them_in_order(fresh_plugins, tmp_path):
+    from mlgym_core.testing import fixture_task
+
+    with registered(WeakPack(), name="weak"), fixture_task():
+        code, doc = audit(["weakLabels", "fixtureTask", "--jobs", "2", "--attack", "hunt_canaries"], tmp_path)
+    weak, fixture = doc["tasks"]
+    assert (weak["task"], fixture["task"]) == ("weakLabels", "fixtureTask")
+    assert code == 1 and weak["verdict"] == "fail" and fixture["verdict"] == "pass"
+    assert checks(weak)["do-nothing/empty artifact"]["status"] == "fail"
+    assert checks(fixture)["cheating/hunt_canaries"]["label"] == "blocked"
+    assert checks(fixture)["baseline/reproduces"]["status"] == "pass"
+
+
 class MarkerAttack:
     """A third party's attack, through register_attacks(): it always 'succeeds'."""
 

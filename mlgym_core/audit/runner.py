@@ -415,6 +415,18 @@ def _have_gpu() -> bool:
     return Path("/proc/driver/nvidia/gpus").is_dir()
 
 
+def _forked() -> None:
+    """In a forked worker: the parent's background threads (sandbox teardown, prestart) did not come
+    along, so their queues would never drain; start without them (made again on first use)."""
+    import threading
+
+    from .. import background
+
+    background._LOCK = threading.Lock()
+    background._CLEANER = None
+    background._PRESTARTER = None
+
+
 def audit_tasks(tasks: list[str], opts: AuditOptions, on_task: Any = None, on_start: Any = None,
                 ) -> list[TaskAudit]:
     """Audit each task (all installed ones when ``tasks`` is empty) with canaries planted throughout.
@@ -432,7 +444,8 @@ def audit_tasks(tasks: list[str], opts: AuditOptions, on_task: Any = None, on_st
             import multiprocessing
             from concurrent.futures import ProcessPoolExecutor
 
-            with ProcessPoolExecutor(min(opts.jobs, len(specs)), mp_context=multiprocessing.get_context("fork")) as ex:
+            with ProcessPoolExecutor(min(opts.jobs, len(specs)), mp_context=multiprocessing.get_context("fork"),
+                                     initializer=_forked) as ex:
                 futures = [ex.submit(audit_task, t, opts, canaries) for t in specs]
                 for t, fut in zip(specs, futures):
                     if on_start is not None:
