@@ -56,6 +56,8 @@ class _Audit:
         sb = spec.scale_baselines.get(scale)
         err, runs = (sb.stderr.get(spec.metric), sb.runs) if sb is not None else (None, None)
         self.recorded_sd = err * math.sqrt(runs) if err is not None and runs else None
+        self.deterministic = self.recorded_sd == 0.0 and (runs or 0) >= 2
+        """The task records identical scores over several runs at this scale: its training is deterministic."""
         self.eval_diffs: list[float] = []
         self.eval_times: list[float] = []
         self.eval_metrics: list[dict[str, float]] = []
@@ -106,10 +108,11 @@ class _Audit:
     # -- the checks -----------------------------------------------------------------------
     def baseline(self) -> None:
         """``repeats`` baseline runs (each trains, if the task says how, then validates and submits).
-        A task without a baseline command submits its starter: every run grades the same artifact, so
-        the repeats are its evaluations (two a run: half as many runs)."""
+        When every run would grade the same artifact, the repeats are evaluations instead (two a run:
+        half as many runs): a task without a baseline command submits its starter unchanged, and one
+        whose recorded spread at this scale is zero over several runs trains deterministically."""
         scores: list[float] = []
-        regrade = not self.spec.baseline_command
+        regrade = not self.spec.baseline_command or self.deterministic
         for k in range(-(-self.opts.repeats // 2) if regrade else self.opts.repeats):
             env = self.env(max_steps=10)
             try:
@@ -147,11 +150,11 @@ class _Audit:
             # as for a raised score: a few samples can underestimate the floor, so never below MIN_GAIN
             tol = max(2 * FLOOR_MULTIPLE * self.floor(), MIN_GAIN * abs(r.recorded)) + 1e-6 * max(1.0, abs(r.recorded))
             ok = abs(mean - r.recorded) <= tol
+            what = "run(s)" if not regrade else "evaluation(s) of the starter" if not self.spec.baseline_command \
+                else "evaluation(s) of one trained artifact (the task records identical runs at this scale)"
             r.add("baseline", "reproduces", "pass" if ok else "fail",
-                  f"measured {mean:.6g} over {len(scores)} {'evaluation' if regrade else 'run'}(s) of the "
-                  f"{'starter' if regrade else 'baseline'}, spread {spread:.3g}, noise floor "
-                  f"{r.noise_floor:.3g}; recorded "
-                  f"{r.recorded:.6g}; allowed difference {tol:.3g}")
+                  f"measured {mean:.6g} over {len(scores)} {what}, spread {spread:.3g}, noise floor "
+                  f"{r.noise_floor:.3g}; recorded {r.recorded:.6g}; allowed difference {tol:.3g}")
         if self.recorded_sd is None:
             r.add("baseline", "noise within its margin", "skip", "no recorded spread (stderr and runs) at this scale")
         else:
