@@ -152,7 +152,10 @@ class MLGymEnv(gym.Env[str, str]):
             "timings": {"reset_s": self._t_reset}}
 
     def step(self, action: str) -> tuple[str, float, bool, bool, dict[str, Any]]:
-        out = self._step(action)
+        return self._logged(action, self._step(action))
+
+    def _logged(self, action: str, out: tuple[str, float, bool, bool, dict[str, Any]]) -> tuple[
+            str, float, bool, bool, dict[str, Any]]:
         self.history.append({"action": action, "observation": out[0], "reward": out[1]})
         return out
 
@@ -178,13 +181,39 @@ class MLGymEnv(gym.Env[str, str]):
         return restore(Path(path), **overrides)
 
     def _step(self, action: str) -> tuple[str, float, bool, bool, dict[str, Any]]:
+        planned = self._shell_step(action)
+        if planned is None:
+            return self._other_step(action.strip(), time.perf_counter())
+        command, timeout, t0 = planned
+        try:
+            res = self.sandbox.run(command, timeout)
+        except (ShellDied, OSError) as exc:
+            return self._shell_failed(exc, t0)
+        return self._shell_result(res, t0)
+
+    def _shell_step(self, action: str) -> tuple[str, float, float] | None:
+        """Begin a step that only runs ``action`` in the shell: count it and return the command, its
+        timeout and the step's start time. None (nothing changed, nothing counted) for any other step:
+        an exit action, a step past ``max_steps``, an edit block without its end line.
+
+        ``step`` is this, the sandbox's ``run`` and :meth:`_shell_result`; the vector env runs the
+        shell command itself between the two, for many episodes at once."""
         if not isinstance(action, str):
             raise TypeError(f"step() takes a shell command as a str, got {type(action).__name__}: {action!r:.80}")
         if self._done:
             raise MlgymError("step() called on a finished episode; call reset() first")
         t0 = time.perf_counter()
-        self.current_step += 1
         act = action.strip()
+        if self.current_step >= self.max_steps or act in _NOT_SHELL:
+            return None
+        command, problem = with_heredocs(act, self._tools.end_names)
+        if problem:
+            return None
+        self.current_step += 1
+        return command, (self.training_timeout if is_long(act) else self.short_timeout), t0
+
+    def _other_step(self, act: str, t0: float) -> tuple[str, float, bool, bool, dict[str, Any]]:
+        self.current_step += 1
         if self.current_step > self.max_steps:
             return self._forced(exits.MAX_STEPS, t0, truncated=True)
         if act == exits.SKIP:
@@ -193,14 +222,18 @@ class MLGymEnv(gym.Env[str, str]):
             return self._end(exits.EXIT_FORFEIT, f"Exited ({exits.EXIT_FORFEIT})", t0)
         if act in exits.EXIT_ACTIONS:
             return self._forced(act, t0)
-        command, problem = with_heredocs(act, self._tools.end_names)
-        if problem:
-            return problem, 0.0, False, False, self._info(t0)
-        timeout = self.training_timeout if is_long(act) else self.short_timeout
-        try:
-            res = self.sandbox.run(command, timeout)
-        except (ShellDied, OSError) as exc:
-            return self._end(exits.EARLY_EXIT, f"The sandbox failed: {exc}", t0)
+        return with_heredocs(act, self._tools.end_names)[1], 0.0, False, False, self._info(t0)
+
+    def _shell_failed(self, exc: BaseException, t0: float) -> tuple[str, float, bool, bool, dict[str, Any]]:
+        return self._end(exits.EARLY_EXIT, f"The sandbox failed: {exc}", t0)
+
+    @staticmethod
+    def _needs_grader(res: Any) -> bool:
+        """Whether the step whose shell result is ``res`` goes on to the grader (a submit or a validate)."""
+        return "<<SUBMISSION||" in res.output or "<<VALIDATION||" in res.output
+
+    def _shell_result(self, res: Any, t0: float) -> tuple[str, float, bool, bool, dict[str, Any]]:
+        """The rest of a step that ran a shell command (see :meth:`_shell_step`), from its result."""
         obs = clean_output(res.output)
         if res.cwd:
             self.cwd = res.cwd
@@ -362,4 +395,5 @@ class MLGymEnv(gym.Env[str, str]):
         teardown(sandbox, services, folder, keep=self.keep_workspace, background=background)
 
 
+_NOT_SHELL = frozenset((exits.SKIP, exits.EXIT_FORFEIT, *exits.EXIT_ACTIONS))
 _ANY = frozenset(chr(i) for i in range(32, 127)) | frozenset("\n\t")

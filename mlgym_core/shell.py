@@ -1,7 +1,7 @@
 """A persistent bash session driven over pipes: one process for the whole episode.
 
-Each command goes to the shell as a here-document; the shell checks its syntax itself
-(by parsing it as a function body, without starting a process), evaluates it at top level
+Each command goes to the shell after a short control line (see :data:`BOOTSTRAP`); the shell checks
+its syntax itself (by parsing it as a function body, without starting a process), evaluates it at top level
 (so ``cd``, variables and functions persist), and prints an end marker with the exit code
 and the working directory. Python waits on the pipe with ``poll`` (any descriptor number, unlike
 ``select``, which fails above 1024): no busy polling, no sleeps.
@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 import re
 import secrets
+import shlex
 import select
 import signal
 import subprocess
@@ -32,12 +33,12 @@ LAST_ACTION_MAX = 4096
 command carries it, and one variable over 128 KiB makes every ``exec`` fail with E2BIG)."""
 
 BOOTSTRAP = r"""exec 2>&1 @MOVEFD@
-__mlgym_c=
-__mlgym_r() {
-  IFS= read -r -d '' -u 3 __mlgym_c
+__mlgym_c= __mlgym_ea=
+__mlgym_r() { unalias __mlgym_s; [[ $__mlgym_ea ]] || shopt -u expand_aliases
+  IFS= read -r -N 8 -u @FD@ __mlgym_c; if [[ $__mlgym_c == -* ]]; then IFS= read -r -d '' -u @FD@ __mlgym_c; else IFS= read -r -N $((10#$__mlgym_c)) -u @FD@ __mlgym_c; fi
   if eval $'__mlgym_syn() {\n:\n'"$__mlgym_c"$'\n}'; then unset -f __mlgym_syn; else __mlgym_done S; return 1; fi
 }
-__mlgym_done() { export LAST_ACTION=${__mlgym_c:0:@LASTMAX@}; printf '\036%s:%s:%s\036\n' "@NONCE@" "$1" "$PWD"; }
+__mlgym_done() { export LAST_ACTION=${__mlgym_c:0:@LASTMAX@}; if shopt -q expand_aliases; then __mlgym_ea=1; else __mlgym_ea=; shopt -s expand_aliases; fi; alias __mlgym_s=@STEP@; printf '\036%s:%s:%s\036\n' "@NONCE@" "$1" "$PWD"; }
 __mlgym_abort() { shopt -s extdebug; trap __mlgym_skip DEBUG; }
 __mlgym_skip() { [[ $BASH_COMMAND == __mlgym_done* ]] || return 1; trap - DEBUG; shopt -u extdebug; }
 trap __mlgym_abort USR1
@@ -46,16 +47,40 @@ trap __mlgym_abort USR1
 # On a timeout the driver sends SIGUSR1 to the shell, then kills what the command started:
 # the trap makes bash skip the rest of the timed-out command (extdebug + a DEBUG trap that
 # fails) up to the end marker, so ``a; b`` never runs ``b`` after ``a`` was killed.
-# One short control line per step; the command text itself travels on fd 3, NUL-terminated.
-_STEP = b'__mlgym_r&&{ eval "$__mlgym_c" </dev/null 3<&-; __mlgym_done $?; }\n'
+#
+# Each step is one control line, ``__mlgym_s``: an alias (bash reads its input from a pipe one byte
+# at a time, so the line is kept short) whose text bash parses at top level, as if typed: the command
+# runs by ``eval`` outside any function (``declare``, ``set --``, ``return``, a top-level ``break``
+# behave as typed at a prompt). The alias lives only between two commands: ``__mlgym_r`` removes it
+# and turns ``expand_aliases`` back to the command's own setting (off unless a command turned it on)
+# before the command is parsed; ``__mlgym_done`` notes that setting and turns it on again, and makes
+# the alias, for the next control line. The bootstrap keeps its line count and the line of the syntax
+# check (bash's ``line N`` in error messages counts them).
+# The command text follows, on the shell's stdin (or the transport's fd 3): 8 characters, its length
+# in bytes, then the text, read by one ``read -N`` (a byte is a character for ASCII text in every
+# locale); a text with other bytes comes after ``--------`` up to a NUL, read a byte at a time.
+_STEP_LINE = b"__mlgym_s\n"
+_STEP_ALIAS = '__mlgym_r&&{ eval "$__mlgym_c" </dev/null@CLOSEFD@; __mlgym_done $?; }'
 
 
 def bootstrap_script(nonce: str, command_fd: str = "") -> str:
     """:data:`BOOTSTRAP` with its placeholders filled: ``nonce`` marks the end of each command's
     output; ``command_fd`` is the redirection that puts the command text on the shell's fd 3
-    (``""`` when it already is, ``"3<&0"`` when the text shares stdin with the control lines)."""
-    return BOOTSTRAP.replace("@NONCE@", nonce).replace("@LASTMAX@", str(LAST_ACTION_MAX)).replace(
-        "@MOVEFD@", command_fd)
+    (``""`` when it already is, ``"3<&0"`` when the text shares stdin with the control lines: the
+    shell then reads it from stdin itself and opens no fd 3)."""
+    shared = command_fd == "3<&0"
+    step = _STEP_ALIAS.replace("@CLOSEFD@", "" if shared else " 3<&-")
+    return (BOOTSTRAP.replace("@NONCE@", nonce).replace("@LASTMAX@", str(LAST_ACTION_MAX))
+            .replace("@MOVEFD@", "" if shared else command_fd).replace("@FD@", "0" if shared else "3")
+            .replace("@STEP@", shlex.quote(step)))
+
+
+def frame_command(command: str) -> bytes:
+    """The bytes that carry ``command`` to the shell after its control line (see :data:`BOOTSTRAP`)."""
+    data = encode_command(command)
+    if data.isascii() and len(data) < 10**8:
+        return b"%08d" % len(data) + data
+    return b"--------" + data + b"\0"
 
 
 @dataclass
@@ -93,9 +118,9 @@ class ShellTransport:
     """How a :class:`PersistentShell` starts its bash and stops a timed-out command.
 
     The default runs ``argv`` as a local process in a session of its own, with the command text on
-    a pipe of its own (fd 3). A runtime whose shell lives elsewhere (a container) subclasses it and
-    overrides :meth:`start` and :meth:`interrupt`; the rest (the bootstrap, the marker protocol,
-    output caps, timeouts, restarts) stays the shell's."""
+    stdin after each control line (one write per step). A runtime whose shell lives elsewhere (a
+    container) subclasses it and overrides :meth:`start` and :meth:`interrupt`; the rest (the
+    bootstrap, the marker protocol, output caps, timeouts, restarts) stays the shell's."""
 
     start_timeout: float = 30.0
     """Seconds the shell may take to run the bootstrap and ``init`` before it counts as failed."""
@@ -103,20 +128,13 @@ class ShellTransport:
     def start(self, shell: PersistentShell) -> Started:
         """Start bash from ``shell.argv`` (with ``shell.env``, ``shell.cwd``, ``shell.preexec_fn``)."""
         user_soft = raise_nofile_limit()
-        rfd, wfd = os.pipe()
-        try:
-            proc = spawn(
-                shell.argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                env=shell.env, cwd=shell.cwd, preexec_fn=shell.preexec_fn, start_new_session=True, bufsize=0,
-                pass_fds=(rfd,))
-        except BaseException:
-            os.close(wfd)
-            raise
-        finally:
-            os.close(rfd)
+        proc = spawn(
+            shell.argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            env=shell.env, cwd=shell.cwd, preexec_fn=shell.preexec_fn, start_new_session=True, bufsize=0)
         # the commands get the caller's soft descriptor limit back (programs using select() need <= 1024)
         limit = f"ulimit -Sn {user_soft} 2>/dev/null\n" if user_soft < nofile_soft() else ""
-        return Started(proc, wfd, "" if rfd == 3 else f"3<&{rfd} {rfd}<&-", limit)
+        assert proc.stdin is not None
+        return Started(proc, os.dup(proc.stdin.fileno()), "3<&0", limit)
 
     def interrupt(self, shell: PersistentShell) -> int:
         """Stop the command that timed out: SIGUSR1 to the session's bash (its trap skips the rest of
@@ -157,6 +175,7 @@ class PersistentShell:
         self._marker = ("\x1e" + self.nonce + ":").encode()
         started = self.transport.start(self)
         self.proc, self._wfd = started.proc, started.command_fd
+        self._shared = started.fd_setup == "3<&0"
         try:  # whatever fails from here on, the process just started must not outlive this call
             self._fd = self.proc.stdout.fileno()  # type: ignore[union-attr]
             os.set_blocking(self._fd, False)
@@ -300,19 +319,44 @@ class PersistentShell:
 
     def run(self, command: str, timeout: float) -> ShellResult:
         """Run one command; on timeout kill what it started and keep the shell usable."""
+        early = self.send(command)
+        return early if early is not None else self.result(timeout)
+
+    def send(self, command: str) -> ShellResult | None:
+        """Start ``command`` and return at once: None, then :meth:`result` (or :meth:`ready`) gives its
+        result; or the result itself when the shell was gone (a new shell was started)."""
         if not self.alive():
             self.restart()
         self._begin()
-        self._write(_STEP)
-        data = encode_command(command) + b"\0"
+        data = frame_command(command)
+        if self._shared:
+            data = _STEP_LINE + data
+        else:
+            self._write(_STEP_LINE)
         try:
             while data:
                 data = data[os.write(self._wfd, data):]
         except OSError as exc:
             self.restart()
             return ShellResult(f"(the shell was gone: {exc}; a new shell was started)", -1, restarted=True)
+        return None
+
+    def fileno(self) -> int:
+        """The descriptor the output arrives on (for ``poll``: readable when :meth:`ready` may have news)."""
+        return self._fd
+
+    def ready(self) -> ShellResult | None:
+        """Without waiting: the result of the command :meth:`send` started if its end marker has
+        arrived, else None (call again when :meth:`fileno` is readable). Raises :class:`ShellDied`
+        when the shell exited: :meth:`result` then gives the result and restarts the shell."""
+        res = self._read_until_marker(0.0)
+        return None if res is None else self._finished(res)
+
+    def result(self, timeout: float, wait: float | None = None) -> ShellResult:
+        """Wait for the result of the command :meth:`send` started, ``wait`` seconds from now (default:
+        ``timeout``, the command's time limit); past that, kill what it started and keep the shell usable."""
         try:
-            res = self._read_until_marker(timeout)
+            res = self._read_until_marker(timeout if wait is None else wait)
         except ShellDied:
             text, dropped = self._take()
             self.restart()
@@ -320,6 +364,9 @@ class PersistentShell:
                                "and the working directory were reset)", -1, restarted=True, truncated_bytes=dropped)
         if res is None:
             return self._interrupt(timeout)
+        return self._finished(res)
+
+    def _finished(self, res: tuple[str, str]) -> ShellResult:
         rc_s, cwd = res
         text, dropped = self._take()
         syntax = rc_s == "S"

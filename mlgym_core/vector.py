@@ -1,8 +1,11 @@
 """N episodes of one task as a ``gymnasium.vector.VectorEnv`` (text actions, text observations).
 
 Each episode is an ordinary :class:`~mlgym_core.env.MLGymEnv` with its own sandbox, workspace and
-shell (the same isolation as one episode). Each episode's step runs in its own thread (a step is a
-wait on its shell's pipe), so:
+shell (the same isolation as one episode). A step that only runs a command in a local sandbox's shell
+is written to that shell at once, and one thread (the driver) waits on every such shell with
+``poll`` and finishes each step as its end marker arrives; anything slower (a timeout, a shell to
+restart, a grader to run, an exit action, an autoreset, a runtime that runs its shell elsewhere) runs
+in a thread of its own, as ``MLGymEnv.step`` does. So:
 
 - ``step(actions)`` takes as long as the slowest command, not the sum;
 - ``send(actions, env_ids)`` / ``recv(min_ready)`` (envpool's asynchronous interface) return the
@@ -15,8 +18,13 @@ gymnasium does (``info[key]`` an array over episodes, ``info["_" + key]`` a mask
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import heapq
+import itertools
+import os
+import select
 import threading
+import time
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
@@ -26,6 +34,7 @@ from gymnasium.vector.utils import batch_space
 
 from .env import MLGymEnv
 from .errors import MlgymError
+from .shell import PersistentShell, ShellDied, ShellResult
 
 Result = tuple[str, float, bool, bool, dict[str, Any]]
 
@@ -60,6 +69,7 @@ class MLGymVectorEnv(VectorEnv):
         self._want = 0
         """How many finished steps the waiting recv() needs: only the step that reaches it wakes it."""
         self._autoreset = np.zeros(num_envs, dtype=np.bool_)
+        self._driver: _Driver | None = None
 
     # -- the gymnasium API ---------------------------------------------------------------------
     def reset(self, *, seed: int | Sequence[int | None] | None = None,
@@ -90,6 +100,8 @@ class MLGymVectorEnv(VectorEnv):
         return obs, rewards, terms, truncs, infos
 
     def close_extras(self, **kwargs: Any) -> None:
+        if self._driver is not None:
+            self._driver.stop()
         for f in self._pending.values():
             f.cancel()
         self._pool.shutdown(wait=True, cancel_futures=True)
@@ -109,9 +121,19 @@ class MLGymVectorEnv(VectorEnv):
         busy = [i for i in ids if i in self._pending]
         if busy or not all(0 <= i < self.num_envs for i in ids):
             raise MlgymError(f"send(): episodes {busy or ids} are busy or out of range 0..{self.num_envs - 1}")
+        started: list[_Running] = []
         for i, action in zip(ids, actions):
-            self._pending[i] = f = self._pool.submit(self._one, i, action)
+            running = self._start(i, action)
+            if running is None:
+                self._pending[i] = f = self._pool.submit(self._one, i, action)
+            else:
+                self._pending[i] = f = running.future
+                started.append(running)
             f.add_done_callback(lambda _f, i=i: self._finish(i))
+        if started:
+            if self._driver is None:
+                self._driver = _Driver(self._pool)
+            self._driver.add(started)
 
     def _finish(self, i: int) -> None:
         with self._cond:
@@ -137,15 +159,162 @@ class MLGymVectorEnv(VectorEnv):
                 np.array([r[2] for r in results], dtype=np.bool_), np.array([r[3] for r in results], dtype=np.bool_),
                 batch_infos([r[4] for r in results]), np.array(done, dtype=np.int64))
 
+    def _start(self, i: int, action: str) -> _Running | None:
+        """Write ``action`` to episode ``i``'s shell if that is all its step does (see
+        ``MLGymEnv._shell_step``) and its sandbox lets the shell be driven from outside; None: the
+        step runs whole in a thread (``_one``)."""
+        env = self.envs[i]
+        sandbox = env.sandbox
+        finish = getattr(sandbox, "finish_run", None)
+        shell = getattr(sandbox, "shell", None)
+        if self._autoreset[i] or finish is None or not isinstance(shell, PersistentShell) or not shell.alive():
+            return None
+        planned = env._shell_step(action)
+        if planned is None:
+            return None
+        command, timeout, t0 = planned
+        running = _Running(self, i, action, shell, finish, timeout, t0)
+        try:
+            early = shell.send(command)
+        except (ShellDied, OSError) as exc:
+            running.done(lambda exc=exc: env._shell_failed(exc, t0))
+            return running
+        if early is not None:
+            running.done(lambda: env._shell_result(finish(early), t0))
+        return running
+
     def _one(self, i: int, action: str) -> Result:
         env = self.envs[i]
         if self._autoreset[i]:
             obs, info = env.reset()
             self._autoreset[i] = False
             return obs, 0.0, False, False, info
-        obs, reward, term, trunc, info = env.step(action)
+        return self._result(i, env.step(action))
+
+    def _result(self, i: int, out: tuple[str, Any, Any, Any, dict[str, Any]]) -> Result:
+        obs, reward, term, trunc, info = out
         self._autoreset[i] = term or trunc
         return obs, float(reward), bool(term), bool(trunc), info
+
+
+class _Running:
+    """A step whose command :meth:`MLGymVectorEnv._start` wrote to a shell: what the driver needs
+    to finish it, and the future ``recv`` waits on."""
+
+    __slots__ = ("vec", "i", "action", "shell", "finish", "timeout", "t0", "deadline", "future", "fd")
+
+    def __init__(self, vec: MLGymVectorEnv, i: int, action: str, shell: PersistentShell,
+                 finish: Callable[[ShellResult], ShellResult], timeout: float, t0: float) -> None:
+        self.vec, self.i, self.action, self.shell, self.finish = vec, i, action, shell, finish
+        self.timeout, self.t0 = timeout, t0
+        self.deadline = time.monotonic() + timeout
+        self.future: Future[Result] = Future()
+        self.fd = -1
+
+    def done(self, rest: Callable[[], tuple[str, Any, Any, Any, dict[str, Any]]]) -> None:
+        """Finish the step with ``rest()`` (the episode's part after its shell), logged as ``step`` logs it."""
+        try:
+            out = self.vec.envs[self.i]._logged(self.action, rest())
+            self.future.set_result(self.vec._result(self.i, out))
+        except BaseException as exc:  # what the episode's step would have raised
+            self.future.set_exception(exc)
+
+    def answered(self, res: ShellResult) -> None:
+        env = self.vec.envs[self.i]
+        self.done(lambda: env._shell_result(self.finish(res), self.t0))
+
+    def slow(self) -> None:
+        """In a pool thread: the shell's own ending of the command (timeout, exit, the grader)."""
+        self.answered(self.shell.result(self.timeout, wait=max(self.deadline - time.monotonic(), 0.0)))
+
+
+class _Driver:
+    """One thread that waits on the shells of the running steps (``poll``) and finishes each step
+    when its end marker arrives; a step past its timeout, a shell that exited and a step that goes
+    on to the grader move to ``pool``, where the shell's own code handles them as ``run`` does."""
+
+    def __init__(self, pool: ThreadPoolExecutor) -> None:
+        self._pool = pool
+        self._poller = select.poll()
+        self._wake_r, self._wake_w = os.pipe()
+        os.set_blocking(self._wake_r, False)
+        self._poller.register(self._wake_r, select.POLLIN)
+        self._inbox: list[_Running] = []
+        self._lock = threading.Lock()
+        self._stopping = False
+        self._thread = threading.Thread(target=self._loop, name="mlgym-vector-driver", daemon=True)
+        self._thread.start()
+
+    def add(self, steps: list[_Running]) -> None:
+        with self._lock:
+            self._inbox.extend(steps)
+        os.write(self._wake_w, b"x")
+
+    def stop(self) -> None:
+        self._stopping = True
+        os.write(self._wake_w, b"x")
+        self._thread.join()
+        os.close(self._wake_r)
+        os.close(self._wake_w)
+
+    def _loop(self) -> None:
+        running: dict[int, _Running] = {}
+        deadlines: list[tuple[float, int, _Running]] = []
+        order = itertools.count()
+        poll, unregister = self._poller.poll, self._poller.unregister
+
+        def hand_over(r: _Running) -> None:
+            del running[r.fd]
+            unregister(r.fd)
+            self._pool.submit(r.slow)
+
+        while not self._stopping:
+            wait = None
+            while deadlines and deadlines[0][2].future.done():
+                heapq.heappop(deadlines)
+            if deadlines:
+                wait = max(deadlines[0][0] - time.monotonic(), 0.0) * 1000
+            for fd, _ev in poll(wait):
+                r = running.get(fd)
+                if r is None:
+                    if fd == self._wake_r:
+                        self._take_inbox(running, deadlines, order)
+                    continue
+                try:
+                    res = r.shell.ready()
+                except (ShellDied, OSError):
+                    hand_over(r)
+                    continue
+                if res is None:
+                    continue
+                del running[fd]
+                unregister(fd)
+                if r.vec.envs[r.i]._needs_grader(res):
+                    self._pool.submit(r.answered, res)
+                else:
+                    r.answered(res)
+            now = time.monotonic()
+            while deadlines and deadlines[0][0] <= now:
+                r = heapq.heappop(deadlines)[2]
+                if running.get(r.fd) is r:
+                    hand_over(r)
+
+    def _take_inbox(self, running: dict[int, _Running], deadlines: list[tuple[float, int, _Running]],
+                    order: itertools.count) -> None:
+        try:
+            while os.read(self._wake_r, 4096):
+                pass
+        except BlockingIOError:
+            pass
+        with self._lock:
+            steps, self._inbox = self._inbox, []
+        for r in steps:
+            if r.future.done():  # finished at once (the shell was gone)
+                continue
+            r.fd = r.shell.fileno()
+            running[r.fd] = r
+            self._poller.register(r.fd, select.POLLIN)
+            heapq.heappush(deadlines, (r.deadline, next(order), r))
 
 
 def batch_infos(infos: list[dict[str, Any]]) -> dict[str, Any]:

@@ -94,7 +94,12 @@ class LocalSandbox:
         return WORKSPACE if self.isolation == "bwrap" else str(self.config.workspace)
 
     def run(self, command: str, timeout: float) -> ShellResult:
-        res = self.shell.run(command, timeout)
+        return self.finish_run(self.shell.run(command, timeout))
+
+    def finish_run(self, res: ShellResult) -> ShellResult:
+        """What :meth:`run` adds to the shell's result (the disk watch's note). A caller that drives
+        ``self.shell`` itself (``send``, then ``ready`` or ``result``: the vector env) passes the
+        result through this."""
         if self.over_disk:
             res.output += (f"\n[mlgym: the workspace holds {self.over_disk >> 20} MiB, over its cap of "
                            f"{self.envelope.disk >> 20} MiB: the command's processes were killed; "
