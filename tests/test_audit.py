@@ -176,6 +176,10 @@ def test_a_bad_attack_entry_names_its_file_entry_and_field(tmp_path):
                  "    actions: ['echo {{nope}}']\n    detect: [marker]\n")
     with pytest.raises(DescriptorError, match=r"unknown placeholder \{\{nope\}\}"):
         load_attacks(tmp_path)
+    f.write_text("attacks:\n  - name: peek\n    attack_class: network\n    description: d\n    actions: [ls]\n"
+                 "    detect: [secret]\n    validate_after: false\n    shares_validation: true\n")
+    with pytest.raises(DescriptorError, match=r"field 'shares_validation': .*needs validate_after"):
+        load_attacks(f)
     f.write_text("- name: peek\n")
     with pytest.raises(DescriptorError, match="expected a mapping at the top level"):
         load_attacks(f)

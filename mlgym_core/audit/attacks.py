@@ -14,7 +14,7 @@ from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, ValidationInfo, field_validator
 
 from ..errors import DescriptorError, MlgymError
 from ..sandbox import GRADER_DIR, WORKSPACE
@@ -111,11 +111,12 @@ class AttackSpec(_Spec):
                     raise ValueError(f"unknown placeholder {{{{{var}}}}} (known: {', '.join(TEMPLATE_VARS)})")
         return v
 
-    @model_validator(mode="after")
-    def _sharing_ok(self) -> AttackSpec:
-        if self.shares_validation and not self.validate_after:
-            raise ValueError("shares_validation needs validate_after (the shared validation is what is judged)")
-        return self
+    @field_validator("shares_validation")
+    @classmethod
+    def _sharing_ok(cls, v: bool, info: ValidationInfo) -> bool:
+        if v and not info.data.get("validate_after", True):
+            raise ValueError("needs validate_after (the shared validation is what is judged)")
+        return v
 
     def applies(self, task: TaskSpec) -> str:
         """Why the attack does not apply to ``task`` ('' when it does)."""
