@@ -237,18 +237,20 @@ def rollout_returns(worker: Worker, env_name: str, max_frames: int, n_models: in
     reset_keys = jnp.tile(jnp.concatenate(reset_keys), (n_models, 1))
     step_keys = jnp.tile(jnp.concatenate(step_keys), (n_models, 1))
 
+    def strong(tree):  # drop weak types (some environments' steps make a field weak), so step() compiles once
+        return jax.tree.map(lambda x: jnp.asarray(x, dtype=jnp.asarray(x).dtype), tree)
+
     @jax.jit
     def reset():
         obs, state = jax.vmap(env.reset, in_axes=(0, None))(reset_keys, env_params)
-        # drop weak types, so that step() compiles once
-        return obs, jax.tree.map(lambda x: jnp.asarray(x, dtype=jnp.asarray(x).dtype), state)
+        return obs, strong(state)
 
     @jax.jit
     def step(state, action, t):
         keys = jax.vmap(jax.random.fold_in, in_axes=(0, None))(step_keys, t)
         obs, state, reward, terminated, truncated, _ = jax.vmap(env.step, in_axes=(0, 0, 0, None))(
             keys, state, action, env_params)
-        return obs, state, reward, jnp.logical_or(terminated, truncated)
+        return obs, strong(state), reward, jnp.logical_or(terminated, truncated)
 
     obs, state = reset()
     returns = np.zeros(total, dtype=np.float64)
