@@ -16,6 +16,7 @@ def grade_directory(task: str, directory: str | Path, *, scale: str = "default",
     """Grade ``directory`` for ``task``; return a JSON-ready record with ``metrics`` or ``error``."""
     from .env import MLGymEnv
     from .grading import grade
+    from .workspace import hidden_task_folders
 
     folder = Path(directory).resolve()
     if not folder.is_dir():
@@ -29,7 +30,7 @@ def grade_directory(task: str, directory: str | Path, *, scale: str = "default",
                            "graded_at": _dt.datetime.now(_dt.timezone.utc).isoformat()}
     try:
         env.task.prepare()
-        metrics, path = grade(env.task, env.runtime, folder, devices=env.devices, hide=env._hidden_folders())
+        metrics, path = grade(env.task, env.runtime, folder, devices=env.devices, hide=hidden_task_folders(spec))
     except (SubmissionNotFoundError, EvaluationFormatError) as exc:
         rec["error"] = f"{type(exc).__name__}: {exc}"
         return rec

@@ -98,11 +98,11 @@ def run_capped(argv: list[str], *, env: dict[str, str], cwd: str | None, timeout
     with contextlib.suppress(ProcessLookupError):
         os.killpg(proc.pid, signal.SIGKILL)  # what is left of the session (e.g. an escaped worker)
     proc.wait()
-    text = out.finish().decode("utf-8", "replace")
+    text = out.finish().decode("utf-8", "backslashreplace")
     if out.dropped:
         text = f"[mlgym: the first {out.dropped} bytes of the evaluator's output were dropped]\n" + text
     return GradeResult(text, proc.returncode, timed_out, time.monotonic() - t0,
-                       stderr=err.finish().decode("utf-8", "replace"), dropped=out.dropped)
+                       stderr=err.finish().decode("utf-8", "backslashreplace"), dropped=out.dropped)
 
 
 def keep_tail(chunks: Iterable[bytes], cap: int) -> tuple[bytes, int]:
