@@ -1,8 +1,9 @@
 """Vector env throughput: N episodes stepping ``echo hi`` together, against N bare persistent bash
 shells doing the same in the same run (each round: the command to every shell, then every answer).
 
-The episodes pay for the sandbox (bwrap), the shell protocol (syntax check, end marker, output cap)
-and a thread per step; the bare shells pay nothing of that. Target (issue 17): aggregate steps/s of
+The episodes pay for the sandbox (bwrap), the shell protocol (a control line, the syntax check, the
+end marker, the output cap) and the episode's bookkeeping (observation, info, history); the bare
+shells pay nothing of that. Target (issue 17): aggregate steps/s of
 64 episodes at least 0.5x the 64 bare shells'.
 Run: ``python benchmarks/bench_vector.py [--episodes 64] [--rounds 20]``.
 """
@@ -101,8 +102,8 @@ def main() -> None:
     print(f"  bare persistent bash shells   {base:9.0f} steps/s")
     print(f"  MLGymVectorEnv ({isolation})        {vec:9.0f} steps/s")
     print(f"  ratio vector / bare: {vec / base:.2f} (target >= 0.5)")
-    print(f"  CPU per vector step: {py_us:.0f} us in this Python process (threads, GIL, the shell protocol's "
-          f"reads and writes), {box_us:.0f} us in the sandboxes (bash)")
+    print(f"  CPU per vector step: {py_us:.0f} us in this Python process (the shell protocol's reads and writes, "
+          f"the episodes' bookkeeping), {box_us:.0f} us in the sandboxes (bash)")
 
 
 if __name__ == "__main__":

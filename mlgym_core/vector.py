@@ -2,10 +2,11 @@
 
 Each episode is an ordinary :class:`~mlgym_core.env.MLGymEnv` with its own sandbox, workspace and
 shell (the same isolation as one episode). A step that only runs a command in a local sandbox's shell
-is written to that shell at once, and one thread (the driver) waits on every such shell with
-``poll`` and finishes each step as its end marker arrives; anything slower (a timeout, a shell to
-restart, a grader to run, an exit action, an autoreset, a runtime that runs its shell elsewhere) runs
-in a thread of its own, as ``MLGymEnv.step`` does. So:
+is written to that shell at once, and one thread waits on every such shell with ``poll`` and finishes
+each step as its end marker arrives (``step()``: the calling thread; ``send()``: a driver thread of the
+vector env); anything slower (a timeout, a shell to restart, a grader to run, an exit action, an
+autoreset, a runtime whose sandbox does not offer its shell this way) runs in a pool thread, as
+``MLGymEnv.step`` does. So:
 
 - ``step(actions)`` takes as long as the slowest command, not the sum;
 - ``send(actions, env_ids)`` / ``recv(min_ready)`` (envpool's asynchronous interface) return the
@@ -95,7 +96,7 @@ class MLGymVectorEnv(VectorEnv):
         """One action per episode, run concurrently; returns when every episode has answered."""
         if len(actions) != self.num_envs:
             raise MlgymError(f"step() got {len(actions)} actions for {self.num_envs} episodes")
-        self.send(actions)
+        self._send(actions, drive_here=True)  # every episode is in this step: no other one is in flight
         obs, rewards, terms, truncs, infos, _ids = self.recv(self.num_envs)
         return obs, rewards, terms, truncs, infos
 
@@ -115,6 +116,9 @@ class MLGymVectorEnv(VectorEnv):
     # -- asynchronous: whoever is done first ---------------------------------------------------
     def send(self, actions: Sequence[str], env_ids: Sequence[int] | None = None) -> None:
         """Start ``actions[k]`` in episode ``env_ids[k]`` (all episodes by default) and return at once."""
+        self._send(actions, env_ids)
+
+    def _send(self, actions: Sequence[str], env_ids: Sequence[int] | None = None, drive_here: bool = False) -> None:
         ids = list(range(self.num_envs)) if env_ids is None else [int(i) for i in env_ids]
         if len(ids) != len(actions):
             raise MlgymError(f"send() got {len(actions)} actions for {len(ids)} episodes")
@@ -130,9 +134,11 @@ class MLGymVectorEnv(VectorEnv):
                 self._pending[i] = f = running.future
                 started.append(running)
             f.add_done_callback(lambda _f, i=i: self._finish(i))
-        if started:
+        if started and drive_here:
+            _Driver(self._pool).drive(started)
+        elif started:
             if self._driver is None:
-                self._driver = _Driver(self._pool)
+                self._driver = _Driver(self._pool, background=True)
             self._driver.add(started)
 
     def _finish(self, i: int) -> None:
@@ -229,21 +235,35 @@ class _Running:
 
 
 class _Driver:
-    """One thread that waits on the shells of the running steps (``poll``) and finishes each step
-    when its end marker arrives; a step past its timeout, a shell that exited and a step that goes
-    on to the grader move to ``pool``, where the shell's own code handles them as ``run`` does."""
+    """Waits on the shells of running steps (``poll``) and finishes each step when its end marker
+    arrives; a step past its timeout, a shell that exited and a step that goes on to the grader move to
+    ``pool``, where the shell's own code handles them as ``run`` does.
 
-    def __init__(self, pool: ThreadPoolExecutor) -> None:
+    ``step()`` drives its own steps in the calling thread (:meth:`drive`: nothing else is in flight);
+    ``send()`` hands them to a driver with a thread of its own (:meth:`add`), for ``recv`` to collect."""
+
+    def __init__(self, pool: ThreadPoolExecutor, background: bool = False) -> None:
         self._pool = pool
         self._poller = select.poll()
-        self._wake_r, self._wake_w = os.pipe()
-        os.set_blocking(self._wake_r, False)
-        self._poller.register(self._wake_r, select.POLLIN)
-        self._inbox: list[_Running] = []
-        self._lock = threading.Lock()
+        self._running: dict[int, _Running] = {}
+        self._deadlines: list[tuple[float, int, _Running]] = []
+        self._order = itertools.count()
+        self._wake_r = -1
         self._stopping = False
-        self._thread = threading.Thread(target=self._loop, name="mlgym-vector-driver", daemon=True)
-        self._thread.start()
+        if background:
+            self._wake_r, self._wake_w = os.pipe()
+            os.set_blocking(self._wake_r, False)
+            self._poller.register(self._wake_r, select.POLLIN)
+            self._inbox: list[_Running] = []
+            self._lock = threading.Lock()
+            self._thread = threading.Thread(target=self._loop, args=(lambda: self._stopping,),
+                                            name="mlgym-vector-driver", daemon=True)
+            self._thread.start()
+
+    def drive(self, steps: list[_Running]) -> None:
+        """Run ``steps`` to their end here (slow endings go on in the pool)."""
+        self._register(steps)
+        self._loop(lambda: not self._running)
 
     def add(self, steps: list[_Running]) -> None:
         with self._lock:
@@ -251,24 +271,32 @@ class _Driver:
         os.write(self._wake_w, b"x")
 
     def stop(self) -> None:
+        if self._wake_r < 0:
+            return
         self._stopping = True
         os.write(self._wake_w, b"x")
         self._thread.join()
         os.close(self._wake_r)
         os.close(self._wake_w)
 
-    def _loop(self) -> None:
-        running: dict[int, _Running] = {}
-        deadlines: list[tuple[float, int, _Running]] = []
-        order = itertools.count()
+    def _register(self, steps: list[_Running]) -> None:
+        for r in steps:
+            if r.future.done():  # finished at once (the shell was gone)
+                continue
+            r.fd = r.shell.fileno()
+            self._running[r.fd] = r
+            self._poller.register(r.fd, select.POLLIN)
+            heapq.heappush(self._deadlines, (r.deadline, next(self._order), r))
+
+    def _hand_over(self, r: _Running) -> None:
+        del self._running[r.fd]
+        self._poller.unregister(r.fd)
+        self._pool.submit(r.slow)
+
+    def _loop(self, finished: Callable[[], bool]) -> None:
+        running, deadlines = self._running, self._deadlines
         poll, unregister = self._poller.poll, self._poller.unregister
-
-        def hand_over(r: _Running) -> None:
-            del running[r.fd]
-            unregister(r.fd)
-            self._pool.submit(r.slow)
-
-        while not self._stopping:
+        while not finished():
             wait = None
             while deadlines and deadlines[0][2].future.done():
                 heapq.heappop(deadlines)
@@ -278,12 +306,12 @@ class _Driver:
                 r = running.get(fd)
                 if r is None:
                     if fd == self._wake_r:
-                        self._take_inbox(running, deadlines, order)
+                        self._take_inbox()
                     continue
                 try:
                     res = r.shell.ready()
                 except (ShellDied, OSError):
-                    hand_over(r)
+                    self._hand_over(r)
                     continue
                 if res is None:
                     continue
@@ -297,10 +325,9 @@ class _Driver:
             while deadlines and deadlines[0][0] <= now:
                 r = heapq.heappop(deadlines)[2]
                 if running.get(r.fd) is r:
-                    hand_over(r)
+                    self._hand_over(r)
 
-    def _take_inbox(self, running: dict[int, _Running], deadlines: list[tuple[float, int, _Running]],
-                    order: itertools.count) -> None:
+    def _take_inbox(self) -> None:
         try:
             while os.read(self._wake_r, 4096):
                 pass
@@ -308,13 +335,7 @@ class _Driver:
             pass
         with self._lock:
             steps, self._inbox = self._inbox, []
-        for r in steps:
-            if r.future.done():  # finished at once (the shell was gone)
-                continue
-            r.fd = r.shell.fileno()
-            running[r.fd] = r
-            self._poller.register(r.fd, select.POLLIN)
-            heapq.heappush(deadlines, (r.deadline, next(order), r))
+        self._register(steps)
 
 
 def batch_infos(infos: list[dict[str, Any]]) -> dict[str, Any]:

@@ -63,6 +63,11 @@ def test_a_timeout_in_one_episode_stops_only_its_command(tmp_path):
         assert list(infos["returncode"]) == [137, 0, 0]
         obs, *_ = vec.step(["echo same shell $$", "echo x", "echo y"])
         assert obs[0].startswith("same shell")
+        vec.send(["sleep 30; echo never", "exit 4"], env_ids=[2, 1])  # the driver thread's way
+        obs, _, _, _, infos, ids = vec.recv(min_ready=2)
+        got = dict(zip(ids, obs))
+        assert "TIMED OUT" in got[2] and "never" not in got[2] and "a new shell was started" in got[1]
+        assert vec.step(["echo a", "echo b", "echo c"])[0] == ("a", "b", "c")
     finally:
         vec.close()
 
