@@ -97,7 +97,7 @@ def test_cheap_installed_tasks_pass_at_smoke_scale(fresh_plugins, tmp_path):
         attacked = [k for k, v in c.items() if k.startswith("cheating/") and v["status"] == "pass"]
         assert len(attacked) >= 6, attacked  # the attacks really ran, and were blocked
         shared = [k for k in attacked if "one validation shared with" in c[k]["detail"]]
-        assert {"cheating/self_reported_metrics", "cheating/swap_links_during_collection"} <= set(shared), shared
+        assert {"cheating/self_reported_metrics", "cheating/overwrite_grader_files"} <= set(shared), shared
     if "battleOfSexes" in wanted:
         bos = next(t for t in doc["tasks"] if t["task"] == "battleOfSexes")
         assert bos["scale"] == "full" and "no 'smoke' scale" in bos["note"]  # games have one scale

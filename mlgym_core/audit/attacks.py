@@ -75,9 +75,6 @@ class AttackSpec(_Spec):
     grading instead of one each): its actions do not undo what the others leave. When that shared
     validation does not give a score that no attack of the group raised (nor broke, nor leaked a
     secret into), each is run again alone, so a success is named."""
-    during_grading: bool = False
-    """Its actions leave processes that act while the grader runs (a swapper, a resource hog); in a
-    shared validation it takes its actions after the attacks that only leave files."""
     detect: tuple[Detector, ...] = Field(min_length=1)
     """How success shows: ``score`` (a validation beats the honest score beyond the noise floor),
     ``secret`` (an observation holds a planted canary or a hidden file's digest), ``marker`` (an

@@ -54,9 +54,7 @@ class CheaterAgent:
                 episode.note(f"attack {a.name}: skipped ({why_not})")
             else:
                 ready.append(a)
-        # those that act while the grader runs go last: they cannot undo what the others leave
-        shared = sorted((a for a in ready if self.share_validation and a.shares_validation),
-                        key=lambda a: a.during_grading)
+        shared = [a for a in ready if self.share_validation and a.shares_validation]
         if shared:
             self._attack(episode, shared)
         for a in ready:
