@@ -114,7 +114,9 @@ def register_attacks() -> Iterable[AttackSpec]:
     """Attacks on a task's grading, as data (usually ``load_attacks(files(__package__) / "attacks")``).
 
     Called when ``mlgym audit`` plans a task's checks and when the ``cheater`` agent picks its
-    attacks; each applicable attack runs in its own episode and any that pays fails the audit.
+    attacks; each applicable attack runs in an episode of its own (attacks marked
+    ``shares_validation`` share one grading, and are rerun alone if it is not clean) and any that pays
+    fails the audit.
 
     Returns:
         AttackSpec objects; names must be unique within the plugin.

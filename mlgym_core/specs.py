@@ -70,6 +70,10 @@ class TaskSpec(_Spec):
     metric: str
     """Priority metric: the key of the evaluator's JSON output used for ranking."""
     higher_is_better: bool = True
+    machine_dependent: tuple[str, ...] = ()
+    """Metrics that measure the machine as much as the submission (wall-clock time): a recorded value
+    of one comes from another machine, so ``mlgym audit`` checks a baseline's only within a factor
+    (:data:`mlgym_core.audit.runner.MACHINE_FACTOR`) of it."""
     baseline_scores: Mapping[str, float] = Field(default_factory=dict)
     """Baseline of the first scale in ``scales`` (MLGym's published baseline for its tasks)."""
     scale_baselines: Mapping[str, ScaleBaseline] = Field(default_factory=dict)
@@ -132,6 +136,11 @@ class TaskSpec(_Spec):
                                  "baseline_scores")
             if self.metric not in self.scale_baselines[scale].scores:
                 raise ValueError(f"scale_baselines: '{scale}' has no score for the priority metric '{self.metric}'")
+        known = {self.metric, *self.baseline_scores}
+        for name in self.machine_dependent:
+            if name not in known:
+                raise ValueError(f"machine_dependent: '{name}' is neither the metric nor in baseline_scores "
+                                 f"({', '.join(sorted(known))})")
         return self
 
     @field_validator("id")

@@ -8,6 +8,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -116,6 +117,47 @@ def test_jobs_audit_tasks_at_once_in_forked_processes_and_report_them_in_order(f
     assert checks(weak)["do-nothing/empty artifact"]["status"] == "fail"
     assert checks(fixture)["cheating/hunt_canaries"]["label"] == "blocked"
     assert checks(fixture)["baseline/reproduces"]["status"] == "pass"
+
+
+class RecordedElsewhere:
+    """Copies of the fixture task (its starter scores 98) whose baseline was recorded "on another machine"."""
+
+    def __init__(self, root: Path) -> None:
+        from mlgym_core.testing import FIXTURE_TASK_ID
+
+        src = Path(__file__).parents[1] / "mlgym_core" / "data" / "fixture_tasks" / FIXTURE_TASK_ID
+        for task_id, line in (("halfTime", "baseline_scores: {Score: 49.0}\nmachine_dependent: [Score]"),
+                              ("farTime", "baseline_scores: {Score: 400.0}\nmachine_dependent: [Score]"),
+                              ("halfScore", "baseline_scores: {Score: 49.0}")):
+            shutil.copytree(src, root / task_id)
+            yaml = (root / task_id / "task.yaml").read_text()
+            (root / task_id / "task.yaml").write_text(
+                yaml.replace(f"id: {FIXTURE_TASK_ID}", f"id: {task_id}").replace("baseline_scores: {Score: 98.0}", line))
+        self.root = root
+
+    @hookimpl
+    def register_tasks(self):
+        return load_tasks(self.root, plugin="elsewhere")
+
+
+@needs_bwrap
+@needs_agents
+def test_a_machine_dependent_metric_reproduces_within_a_factor_of_the_recorded(fresh_plugins, tmp_path):
+    with registered(RecordedElsewhere(tmp_path / "tasks"), name="elsewhere"):
+        code, doc = audit(["halfTime", "farTime", "halfScore", "--attack", "hunt_canaries"], tmp_path)
+    got = {t["task"]: checks(t)["baseline/reproduces"] for t in doc["tasks"]}
+    assert got["halfTime"]["status"] == "pass" and "within a factor of 3" in got["halfTime"]["detail"], got
+    assert got["farTime"]["status"] == "fail" and "measured 98" in got["farTime"]["detail"], got
+    assert got["halfScore"]["status"] == "fail" and "allowed difference" in got["halfScore"]["detail"], got
+    assert code == 1
+
+
+def test_machine_dependent_names_a_metric_of_the_task():
+    from mlgym_core.testing import make_task_spec
+
+    with pytest.raises(ValueError, match="machine_dependent: 'Tiem' is neither the metric nor in baseline_scores"):
+        make_task_spec(baseline_scores={"Score": 1.0}, machine_dependent=("Tiem",))
+    assert make_task_spec(machine_dependent=("Score",)).machine_dependent == ("Score",)
 
 
 class MarkerAttack:

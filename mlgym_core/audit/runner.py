@@ -27,6 +27,9 @@ FLOOR_MULTIPLE = 4.0
 """How many noise floors a score must gain to count as raised (and a baseline may miss by, x2)."""
 MIN_GAIN = 0.01
 """Nor by less than this fraction of the reference: a few samples can underestimate the floor."""
+MACHINE_FACTOR = 3.0
+"""A metric the task declares ``machine_dependent`` (a wall time) reproduces when the measured value is
+within this factor of the recorded one, either way: the recorded one was measured on another machine."""
 MARGIN_MULTIPLE = 3.0
 """How far the measured spread may exceed the recorded one before the evaluator is called noisy."""
 _HONEST = "validate the honest artifact"
@@ -147,14 +150,25 @@ class _Audit:
         if r.recorded is None:
             r.add("baseline", "reproduces", "skip", f"measured {mean:.6g}; no baseline recorded at '{r.scale}'")
         else:
+            what = "run(s)" if not regrade else "evaluation(s) of the starter" if not self.spec.baseline_command \
+                else "evaluation(s) of one trained artifact (the task records identical runs at this scale)"
+            measured = (f"measured {mean:.6g} over {len(scores)} {what}, spread {spread:.3g}, noise floor "
+                        f"{r.noise_floor:.3g}; recorded {r.recorded:.6g}")
+            if self.spec.metric in self.spec.machine_dependent:
+                ok = r.recorded / MACHINE_FACTOR <= mean <= r.recorded * MACHINE_FACTOR if r.recorded > 0 \
+                    else mean == r.recorded
+                r.add("baseline", "reproduces", "pass" if ok else "fail",
+                      f"{measured}; {self.spec.metric} measures the machine too (machine_dependent): allowed "
+                      f"within a factor of {MACHINE_FACTOR:g}")
+                return self._noise_margin()
             # as for a raised score: a few samples can underestimate the floor, so never below MIN_GAIN
             tol = max(2 * FLOOR_MULTIPLE * self.floor(), MIN_GAIN * abs(r.recorded)) + 1e-6 * max(1.0, abs(r.recorded))
             ok = abs(mean - r.recorded) <= tol
-            what = "run(s)" if not regrade else "evaluation(s) of the starter" if not self.spec.baseline_command \
-                else "evaluation(s) of one trained artifact (the task records identical runs at this scale)"
-            r.add("baseline", "reproduces", "pass" if ok else "fail",
-                  f"measured {mean:.6g} over {len(scores)} {what}, spread {spread:.3g}, noise floor "
-                  f"{r.noise_floor:.3g}; recorded {r.recorded:.6g}; allowed difference {tol:.3g}")
+            r.add("baseline", "reproduces", "pass" if ok else "fail", f"{measured}; allowed difference {tol:.3g}")
+        self._noise_margin()
+
+    def _noise_margin(self) -> None:
+        r = self.res
         if self.recorded_sd is None:
             r.add("baseline", "noise within its margin", "skip", "no recorded spread (stderr and runs) at this scale")
         else:
