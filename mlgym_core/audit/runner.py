@@ -27,6 +27,12 @@ FLOOR_MULTIPLE = 4.0
 """How many noise floors a score must gain to count as raised (and a baseline may miss by, x2)."""
 MIN_GAIN = 0.01
 """Nor by less than this fraction of the reference: a few samples can underestimate the floor."""
+STARTER_EVALUATIONS = 6
+"""Evaluations of the starter, at least, for a task without a baseline command: its noise floor is
+then estimated from enough samples, and evaluations of a starter are cheap."""
+_UPPER_SD = (15.9, 4.41, 2.92, 2.37, 2.09, 1.92, 1.80, 1.71, 1.65, 1.59)
+"""The upper 95% bound of a standard deviation over its estimate from df = 1, 2, ... samples less one
+(sqrt(df / chi2_0.05(df))); the last value serves for more samples too."""
 MACHINE_FACTOR = 3.0
 """A metric the task declares ``machine_dependent`` (a wall time) reproduces when the measured value is
 within this factor of the recorded one, either way: the recorded one was measured on another machine."""
@@ -52,6 +58,8 @@ class _Audit:
         self.task = make_task(spec, scale)
         self.out = opts.output / spec.id
         self.artifacts: Path | None = None
+        self.noise_samples = 0
+        """How many scores the measured noise floor comes from."""
         self.canaries = canaries
         self.secrets: dict[str, str] = dict(canaries)
         base = spec.baseline_for(scale)
@@ -84,8 +92,14 @@ class _Audit:
         return None if not metrics else metrics.get(self.spec.metric)
 
     def floor(self) -> float:
-        """The noise floor: measured (runs and pairs of evaluations), or recorded when larger."""
-        return max(self.res.noise_floor or 0.0, self.recorded_sd or 0.0)
+        """The noise floor to judge by: the measured one (runs and evaluations) raised to the upper 95%
+        bound of what its few samples allow (two evaluations that happen to agree say little), or the
+        recorded one when larger."""
+        n = self.noise_samples  # from 2 the bound (x15.9) says nothing: only a task that records a spread of
+        # zero is measured from 2 (one trained artifact, evaluated twice), and its noise is held to that zero
+        factor = _UPPER_SD[min(n - 1, len(_UPPER_SD)) - 1] if n >= 3 else 1.0
+        measured = (self.res.noise_floor or 0.0) * factor
+        return max(measured, self.recorded_sd or 0.0)
 
     def reference(self) -> float | None:
         return statistics.fmean(self.res.measured) if self.res.measured else self.res.recorded
@@ -116,7 +130,8 @@ class _Audit:
         whose recorded spread at this scale is zero over several runs trains deterministically."""
         scores: list[float] = []
         regrade = not self.spec.baseline_command or self.deterministic
-        for k in range(-(-self.opts.repeats // 2) if regrade else self.opts.repeats):
+        evaluations = self.opts.repeats if self.spec.baseline_command else max(self.opts.repeats, STARTER_EVALUATIONS)
+        for k in range(-(-evaluations // 2) if regrade else self.opts.repeats):
             env = self.env(max_steps=10)
             try:
                 rec = self.run("baseline", f"baseline-{k + 1}", env=env, seed=k + 1, max_steps=10)
@@ -146,6 +161,7 @@ class _Audit:
         spread = statistics.stdev(scores) if len(scores) > 1 else 0.0
         every = [v for v in (self.value(m) for m in self.eval_metrics) if v is not None]
         r.noise_floor = max(spread, statistics.stdev(every) if len(every) > 1 else 0.0)
+        self.noise_samples = max(len(scores), len(every))
         mean = statistics.fmean(scores)
         if r.recorded is None:
             r.add("baseline", "reproduces", "skip", f"measured {mean:.6g}; no baseline recorded at '{r.scale}'")
