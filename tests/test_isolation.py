@@ -204,7 +204,10 @@ def test_a_venv_under_tmp_keeps_its_python_in_the_sandbox(tmp_path):
     import subprocess
 
     venv = tmp_path / "venv"
-    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", "--without-pip", str(venv)], check=True)
+    if sys.prefix != sys.base_prefix:  # the suite runs in a venv: that one is the subject (a nested venv's
+        venv = Path(sys.prefix)  # --system-site-packages would give the base interpreter's packages, not its)
+    else:
+        subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", "--without-pip", str(venv)], check=True)
     ws = tmp_path / "ws"
     ws.mkdir()
     script = ("from pathlib import Path\nfrom mlgym_core.builtin_plugins.local_runtime import LocalRuntime\n"
