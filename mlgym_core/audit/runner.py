@@ -173,18 +173,14 @@ class _Audit:
             if self.spec.metric in self.spec.machine_dependent:
                 ok = r.recorded / MACHINE_FACTOR <= mean <= r.recorded * MACHINE_FACTOR if r.recorded > 0 \
                     else mean == r.recorded
-                r.add("baseline", "reproduces", "pass" if ok else "fail",
-                      f"{measured}; {self.spec.metric} measures the machine too (machine_dependent): allowed "
-                      f"within a factor of {MACHINE_FACTOR:g}")
-                return self._noise_margin()
-            # as for a raised score: a few samples can underestimate the floor, so never below MIN_GAIN
-            tol = max(2 * FLOOR_MULTIPLE * self.floor(), MIN_GAIN * abs(r.recorded)) + 1e-6 * max(1.0, abs(r.recorded))
-            ok = abs(mean - r.recorded) <= tol
-            r.add("baseline", "reproduces", "pass" if ok else "fail", f"{measured}; allowed difference {tol:.3g}")
-        self._noise_margin()
-
-    def _noise_margin(self) -> None:
-        r = self.res
+                allowed = (f"{self.spec.metric} measures the machine too (machine_dependent): allowed within a "
+                           f"factor of {MACHINE_FACTOR:g}")
+            else:  # as for a raised score: a few samples can underestimate the floor, so never below MIN_GAIN
+                tol = max(2 * FLOOR_MULTIPLE * self.floor(), MIN_GAIN * abs(r.recorded)) \
+                    + 1e-6 * max(1.0, abs(r.recorded))
+                ok = abs(mean - r.recorded) <= tol
+                allowed = f"allowed difference {tol:.3g}"
+            r.add("baseline", "reproduces", "pass" if ok else "fail", f"{measured}; {allowed}")
         if self.recorded_sd is None:
             r.add("baseline", "noise within its margin", "skip", "no recorded spread (stderr and runs) at this scale")
         else:
