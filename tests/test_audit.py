@@ -72,8 +72,12 @@ def test_the_weak_task_fails_the_audit_with_each_defect_named(fresh_plugins, tmp
     # and it scores an empty submission
     assert c["do-nothing/empty artifact"]["status"] == "fail"
     # the attacks that share a validation were not clean together: each ran alone, so each success is named
-    assert "run alone" in c["cheating/overwrite_grader_files"]["detail"]
-    assert c["cheating/overwrite_grader_files"]["run_dir"].endswith("attack-overwrite_grader_files")
+    # (the weak evaluator's unseeded noise may lift a blocked attack's score past the margin: then it is
+    # reported BROKEN on that score, from its own episode too)
+    grader = c["cheating/overwrite_grader_files"]
+    assert grader["run_dir"].endswith("attack-overwrite_grader_files")
+    assert ("run alone" in grader["detail"]) if grader["status"] == "pass" else \
+        grader["detail"].startswith("validate scored accuracy")
     # what the weak task does not get wrong is not blamed on it
     for name in ("cheating/reach_network", "cheating/hunt_canaries", "cheating/read_processes_and_environment",
                  "cheating/artifact_links_out", "do-nothing/no artifact", "do-nothing/malformed artifact"):
