@@ -72,11 +72,15 @@ def test_baseline_agent_reproduces_game_baselines(tmp_runs, task, lo, hi):
 
 
 @needs_games
-def test_3sat_baseline_is_correct_and_timed(tmp_runs):
-    r = mlgym("run", "--task", "3SATTime", "--agent", "baseline", "--output", str(tmp_runs), timeout=900)
+def test_3sat_baseline_is_correct_and_timed(tmp_runs, tmp_path):
+    # the starter heuristic submitted as it is (one grading of the 100 formulas, not the baseline agent's
+    # validate and submit: the games' baselines run that path)
+    traj = tmp_path / "submit.traj"
+    traj.write_text(json.dumps({"trajectory": [{"action": "submit"}]}))
+    r = mlgym("replay", str(traj), "--task", "3SATTime", "--output", str(tmp_runs), timeout=900)
     assert r.returncode == 0, r.stderr
     _, results, run = check_records(only_run_dir(tmp_runs), "3SATTime")
-    assert run["exit_status"] == "submitted"
+    assert run["exit_status"] == "submitted" and len(results["agent"]) == 1
     for s in results["agent"]:
         assert s["Incorrect"] == 0 and s["Correct"] == 100 and 0 < s["Time"] < 300
 

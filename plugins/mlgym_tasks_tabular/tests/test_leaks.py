@@ -17,6 +17,7 @@ import pytest
 
 from mlgym_core import WORKSPACE
 from mlgym_core.builtin_plugins.local_runtime import LocalRuntime
+from mlgym_core import data_home
 from mlgym_core.env import MLGymEnv
 from mlgym_tasks_tabular import synthetic
 
@@ -24,10 +25,14 @@ from .conftest import real_data
 
 PATS = ".leak-patterns"
 FAKE = '{"rmse": 0.0, "r2": 1.0, "accuracy": 1.0}'
-# Every regular file below 20 MB outside /proc, /sys and /dev, text files only (-I). Eight greps read
-# at once (a cold page cache makes one reader wait on the disk file after file); each filters its
-# own counts, so only whole short hit lines reach the shared pipe.
-SEARCH = (f"find / \\( -path /proc -o -path /sys -o -path /dev \\) -prune -o -type f -size -20M -print0 "
+# Every regular file below 20 MB outside /proc, /sys and /dev whose inode changed (ctime) since the
+# oldest source of the answers was written, text files only (-I). Whatever holds the answers was made
+# from those sources: a copy, an extraction or a hard link of one gets a new ctime (no tool can set
+# it back), and a bind mount shows the source's own; so the older files (the Python install, /usr,
+# /opt: 200,000+ files read for a minute on a cold page cache) cannot hold them. Eight greps read at
+# once; each filters its own counts, so only whole short hit lines reach the shared pipe.
+SEARCH = (f"find / \\( -path /proc -o -path /sys -o -path /dev \\) -prune -o -type f -size -20M "
+          f"-newerct @SINCE -print0 "
           f"2>/dev/null | xargs -0 -P 8 -n 2000 sh -c 'grep -HIcxF -f {WORKSPACE}/{PATS} \"$@\" 2>/dev/null "
           f"| awk -F: -v min=MIN \"\\$NF >= min && \\$1 !~ /{PATS}\\$/\"' sh; echo SEARCH-DONE")
 SHADOWS = {name: f"print({FAKE!r})\nraise SystemExit(0)\n"
@@ -56,13 +61,19 @@ def sh(env, command):
     return obs
 
 
-def assert_nothing_reachable(env, patterns, min_count, hidden_names):
+def oldest_source(*roots: Path) -> int:
+    """The ctime (whole seconds, one back for rounding) of the oldest file of the answers' sources: every
+    data preparation of this MLGYM_HOME (an older one of the same data included), and the raw files."""
+    return int(min(p.stat().st_ctime for root in roots for p in root.rglob("*") if p.is_file())) - 1
+
+
+def assert_nothing_reachable(env, patterns, min_count, hidden_names, sources):
     ws = env.workspace_host
     (ws / PATS).write_text("\n".join(patterns) + "\n")
     (ws / "control" / "leak.csv").parent.mkdir()  # a planted leak: proves the search finds one
     (ws / "control" / "leak.csv").write_text("Id,x\n" + "\n".join(patterns[:min_count]) + "\n")
     env.short_timeout = 300  # a whole-filesystem search
-    out = sh(env, SEARCH.replace("MIN", str(min_count)))
+    out = sh(env, SEARCH.replace("MIN", str(min_count)).replace("SINCE", str(oldest_source(*sources))))
     hits = [ln.rsplit(":", 1)[0] for ln in out.strip().splitlines()[:-1]]
     assert out.strip().endswith("SEARCH-DONE") and hits == [f"{WORKSPACE}/control/leak.csv"], (
         f"hidden answers are readable in the agent's sandbox:\n{out}")
@@ -119,7 +130,8 @@ def test_house_prices_answers_stay_with_the_grader(episode, scale):
         raw = synthetic.house_prices().to_csv(index=False)
     raw_lines = [ln for ln in raw.splitlines()[1:] if ln.split(",")[0] in test_ids]
     assert len(answer_lines) == len(raw_lines) == {"full": 292, "smoke": 100}[scale]
-    assert_nothing_reachable(env, answer_lines + raw_lines, 1, ("answer.csv",))
+    sources = [data_home()] + ([Path(os.environ["MLGYM_DATA_DIR"]) / "kaggle_house_prices"] if scale == "full" else [])
+    assert_nothing_reachable(env, answer_lines + raw_lines, 1, ("answer.csv",), sources)
     test = pd.read_csv(env.task.data_dir() / "test.csv")
     mean = pd.read_csv(env.task.data_dir() / "train.csv")["SalePrice"].mean()
     honest = pd.DataFrame({"Id": test["Id"], "SalePrice": mean}).to_csv(index=False)
@@ -137,7 +149,8 @@ def test_titanic_ground_truth_stays_with_the_grader(episode, scale):
     lines = truth.read_text().splitlines()[1:]
     assert len(lines) == {"full": 418, "smoke": 120}[scale]
     # "892,0"-style lines are short: flag any file holding at least a tenth of the answer lines
-    assert_nothing_reachable(env, lines, len(lines) // 10, ("ground_truth.csv", "gender_submission.csv"))
+    sources = [data_home()] + ([Path(os.environ["MLGYM_DATA_DIR"]) / "titanic"] if scale == "full" else [])
+    assert_nothing_reachable(env, lines, len(lines) // 10, ("ground_truth.csv", "gender_submission.csv"), sources)
     test = pd.read_csv(env.task.data_dir() / "test.csv")
     truth_df = pd.read_csv(truth).set_index("PassengerId")
     wrong = 1 - truth_df.loc[test["PassengerId"], "Survived"].to_numpy()
