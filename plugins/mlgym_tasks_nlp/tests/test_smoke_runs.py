@@ -28,12 +28,22 @@ def _run_record(out: Path) -> dict:
     ("naturalLanguageInferenceMNLI", 70.0, 100.0),  # chance 33.3 %; 5 % label noise caps it near 97
 ])
 def test_baseline_smoke_run(task, low, high, nlp_home, cli, tmp_path):
-    cli("run", "--task", task, "--agent", "baseline", "--scale", "smoke", "--output", str(tmp_path))
-    rec = _run_record(tmp_path)
+    if task == "languageModelingFineWeb":  # the baseline agent: train, validate, submit
+        cli("run", "--task", task, "--agent", "baseline", "--scale", "smoke", "--output", str(tmp_path / "runs"))
+    else:  # train and submit (a grading of 5 s fewer; the audit checks that each evaluator repeats itself)
+        from mlgym_core import get_task
+
+        traj = tmp_path / "train-submit.traj"
+        traj.write_text(json.dumps({"trajectory": [{"action": get_task(task).baseline_command}, {"action": "submit"}]}))
+        cli("replay", str(traj), "--task", task, "--scale", "smoke", "--output", str(tmp_path / "runs"))
+    rec = _run_record(tmp_path / "runs")
     assert rec["exit_status"] == "submitted", rec
     assert rec["isolation"] == "bwrap"
     assert low < rec["best_score"] < high, rec["scores"]
-    assert len(rec["scores"]) == 2 and rec["scores"][0] == rec["scores"][1]  # validate and submit agree
+    if task == "languageModelingFineWeb":
+        assert len(rec["scores"]) == 2 and rec["scores"][0] == rec["scores"][1]  # validate and submit agree
+    else:
+        assert len(rec["scores"]) == 1
 
 
 def _env(task, workspace_from):
