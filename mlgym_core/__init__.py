@@ -55,7 +55,7 @@ from .grading import OUTPUT_CAP, STDERR_CAP, keep_tail
 from .leftovers import reap_local
 from .limits import disk_cap_bytes, memory_limit_bytes
 from .privileges import give_to, sandbox_uids
-from .sandbox import AGENT_HOME, SERVICES_DIR, TOOLS_DIR, inside_workspace
+from .sandbox import AGENT_HOME, SERVICES_DIR, TOOLS_DIR, agent_env, inside_workspace
 from .shell import PersistentShell, ShellTransport, Started, bootstrap_script
 from .pricing import cost_of, price_for
 
@@ -67,12 +67,12 @@ __all__ = [
     "PluginLoadError", "PluginSpecError", "Resources", "Runtime", "RuntimeSpec", "SERVICES_DIR", "STDERR_CAP",
     "Sandbox", "SandboxConfig", "SandboxError", "ShellDied", "ShellResult", "ShellTransport", "Started",
     "SubmissionNotFoundError", "TOOLS_DIR", "Task", "TaskSpec", "ToolArgument", "ToolSpec", "UnknownNameError",
-    "WORKSPACE", "__version__", "agents", "attacks", "bootstrap_script", "cost_of", "data_home", "datacache",
-    "datasets", "disk_cap_bytes", "get_agent", "get_dataset", "get_metric", "get_model_backend", "get_runtime",
-    "get_task", "get_tool", "give_to", "hookimpl", "hookspec", "inside_workspace", "keep_tail", "load_attacks",
-    "load_datasets", "load_tasks", "make_task", "memory_limit_bytes", "metrics", "model_backends", "notify",
-    "passwd_files", "price_for", "proc_start", "reap_local", "register_envs", "runtimes", "sandbox_uids", "tasks",
-    "tools", "with_baseline_script", "worker_lib",
+    "WORKSPACE", "__version__", "agent_env", "agents", "attacks", "bootstrap_script", "cost_of", "data_home",
+    "datacache", "datasets", "disk_cap_bytes", "get_agent", "get_dataset", "get_metric", "get_model_backend",
+    "get_runtime", "get_task", "get_tool", "give_to", "hookimpl", "hookspec", "inside_workspace", "keep_tail",
+    "load_attacks", "load_datasets", "load_tasks", "make_task", "memory_limit_bytes", "metrics", "model_backends",
+    "notify", "passwd_files", "price_for", "proc_start", "reap_local", "register_envs", "runtimes", "sandbox_uids",
+    "tasks", "tools", "with_baseline_script", "worker_lib",
     "Episode", "ExitAction", "Usage",  # the agent-side contract
     "RunRecord", "ScoreTable",  # run.json, typed; what a metric's compute() receives (docs/writing-a-metric.md)
 ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from contextlib import AbstractContextManager
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -19,6 +20,23 @@ GRADER_DIR = "/home/agent/grader"
 """Where the grading sandbox mounts the pristine evaluator, read-only, apart from the artifacts."""
 SANDBOX_UID = 1000
 """The agent's uid inside the sandbox's user namespace (mlgym started by an ordinary user)."""
+
+
+AGENT_ENV_PASSTHROUGH = ("LANG", "LC_ALL", "TZ", "OMP_NUM_THREADS")
+"""Host variables every runtime passes into the sandbox when set (locale, time zone, thread count)."""
+
+
+def agent_env(extra: Mapping[str, str], *, path: Sequence[str] = ("/usr/local/bin", "/usr/bin", "/bin"),
+              passthrough: Sequence[str] = AGENT_ENV_PASSTHROUGH, home: str = AGENT_HOME) -> dict[str, str]:
+    """The environment a sandbox's shell starts with, in every runtime: no API key, token or other host
+    variable but the ``passthrough`` ones; the tools' folder first on ``PATH``, then ``path``; ``extra``
+    (the runtime's, the task's and the tools' variables) last."""
+    env = {"HOME": home, "USER": "agent", "LOGNAME": "agent", "SHELL": "/bin/bash", "TERM": "dumb",
+           "PATH": ":".join((TOOLS_DIR, *path)), "LANG": "C.UTF-8", "PYTHONDONTWRITEBYTECODE": "1",
+           "PIP_NO_INPUT": "1", "MPLBACKEND": "Agg", "PAGER": "cat", "HF_HUB_OFFLINE": "1", "TQDM_DISABLE": "1"}
+    env.update({k: os.environ[k] for k in passthrough if k in os.environ})
+    env.update(extra)
+    return env
 
 
 def inside_workspace(workspace: Path, host: Path, shown: str) -> Path:

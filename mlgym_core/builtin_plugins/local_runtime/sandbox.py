@@ -14,28 +14,24 @@ from pathlib import Path
 from ...leftovers import mark_owner
 from ...privileges import give_to, sandbox_uids
 from ...processes import descendants
-from ...sandbox import AGENT_HOME, TOOLS_DIR, WORKSPACE, SandboxConfig, inside_workspace
+from ...sandbox import (
+    AGENT_ENV_PASSTHROUGH, AGENT_HOME, TOOLS_DIR, WORKSPACE, SandboxConfig, agent_env, inside_workspace,
+)
 from ...shell import PersistentShell, ShellResult
 from .bwrap import bwrap_argv
 from .envelope import DiskWatch, Envelope
 
-SAFE_ENV = ("LANG", "LC_ALL", "TZ", "CUDA_HOME", "LD_LIBRARY_PATH", "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE",
-            "OMP_NUM_THREADS")
+HOST_INSTALL_ENV = ("CUDA_HOME", "LD_LIBRARY_PATH", "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
+"""Host variables that describe the host's own install, which this sandbox runs (passed through when set)."""
 
 
 def sandbox_env(extra: dict[str, str], devices: tuple[str, ...], *, home: str = AGENT_HOME) -> dict[str, str]:
-    """The environment inside a sandbox: no API keys or tokens, only what is listed here."""
-    py_bin = os.path.join(sys.prefix, "bin")
-    env = {"HOME": home, "USER": "agent", "LOGNAME": "agent", "SHELL": "/bin/bash", "TERM": "dumb",
-           "PATH": f"{TOOLS_DIR}:{py_bin}:/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8",
-           "PYTHONDONTWRITEBYTECODE": "1", "PIP_NO_INPUT": "1", "MPLBACKEND": "Agg", "PAGER": "cat",
-           "HF_HUB_OFFLINE": "1", "TQDM_DISABLE": "1"}
-    for k in SAFE_ENV:
-        if k in os.environ:
-            env[k] = os.environ[k]
-    env["CUDA_VISIBLE_DEVICES"] = ",".join(d for d in devices if not d.startswith("cpu"))
-    env.update(extra)
-    return env
+    """The environment inside a sandbox: core's :func:`~mlgym_core.sandbox.agent_env` with the host's
+    Python first on PATH, the variables of the host's install, and the episode's GPUs."""
+    gpus = ",".join(d for d in devices if not d.startswith("cpu"))
+    return agent_env({"CUDA_VISIBLE_DEVICES": gpus, **extra},
+                     path=(os.path.join(sys.prefix, "bin"), "/usr/local/bin", "/usr/bin", "/bin"),
+                     passthrough=(*AGENT_ENV_PASSTHROUGH, *HOST_INSTALL_ENV), home=home)
 
 
 class LocalSandbox:

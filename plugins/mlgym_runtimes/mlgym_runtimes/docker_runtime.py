@@ -42,6 +42,7 @@ from mlgym_core import (
     ShellResult,
     ShellTransport,
     Started,
+    agent_env,
     disk_cap_bytes,
     give_to,
     inside_workspace,
@@ -57,7 +58,6 @@ LABEL_OWNER = "mlgym.owner_pid"
 LABEL_HOST = "mlgym.owner_host"
 LABEL_START = "mlgym.owner_start"
 LABEL_ROLE = "mlgym.role"
-SAFE_ENV = ("LANG", "LC_ALL", "TZ", "OMP_NUM_THREADS")
 
 # Kill every descendant of the session's bash (given as argv[1]) inside the container.
 _KILLER = r"""
@@ -179,15 +179,8 @@ def _labels(cfg_labels: dict[str, str], role: str) -> dict[str, str]:
 
 
 def _env(extra: dict[str, str]) -> dict[str, str]:
-    env = {"HOME": AGENT_HOME, "USER": "agent", "LOGNAME": "agent", "SHELL": "/bin/bash", "TERM": "dumb",
-           "PATH": f"{TOOLS_DIR}:/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "ROOT": AGENT_HOME + "/",
-           "PYTHONDONTWRITEBYTECODE": "1", "PIP_NO_INPUT": "1", "MPLBACKEND": "Agg", "PAGER": "cat",
-           "HF_HUB_OFFLINE": "1", "TQDM_DISABLE": "1"}
-    for k in SAFE_ENV:
-        if k in os.environ:
-            env[k] = os.environ[k]
-    env.update(extra)
-    return env
+    """Core's sandbox environment; the container has its own Python on its default PATH."""
+    return agent_env({"ROOT": AGENT_HOME + "/", **extra})
 
 
 def _gpu_requests(devices: tuple[str, ...]) -> list[Any]:

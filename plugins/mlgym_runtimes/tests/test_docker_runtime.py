@@ -92,13 +92,18 @@ def test_fixture_task_baseline_end_to_end(tmp_path: Path) -> None:
 
 
 @needs_games
-def test_episode_shell_cwd_timeout_and_isolation(runtime) -> None:
+def test_episode_shell_cwd_timeout_and_isolation(runtime, monkeypatch) -> None:
     from mlgym_core.env import MLGymEnv
 
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-host-secret")
+    monkeypatch.setenv("TZ", "Europe/Paris")
     env = MLGymEnv("3SATTime", runtime=runtime, short_timeout=2)
     try:
         env.reset(seed=1)
         step = lambda a: env.step(a)[0]  # noqa: E731
+        # core's sandbox environment: no key of the host's, its time zone passed through, the runtime's ROOT
+        assert step("echo ${OPENAI_API_KEY:-none} $TZ $ROOT $HOME").split() == [
+            "none", "Europe/Paris", "/home/agent/", "/home/agent"]
         uid = runtime.uid
         assert step("whoami; id -u; pwd").split() == ["agent", str(uid), "/home/agent/workspace"]
         if os.geteuid() == 0:  # never host root, nor a host account's uid
