@@ -141,11 +141,14 @@ def test_fork_bomb_is_contained(env):
         obs = e.step("b() { b | b & }; b")[0]
         assert isinstance(obs, str)
         after = e.step("echo survived")[0]
-        assert after.strip() == "survived", after[-2000:]
+        # the shell answers; the bomb runs on in the background (the command returned at once), and its
+        # own lines ("fork: retry: Resource temporarily unavailable" at the pids limit) may come with it,
+        # interleaved
+        assert "survived" in after, after[-2000:]
+        host_procs = sum(1 for p in os.listdir("/proc") if p.isdigit())  # the bomb still running: held
+        assert host_procs < 2000, host_procs  # to the sandbox's pids limit
     finally:
         e.close()
-    host_procs = sum(1 for p in os.listdir("/proc") if p.isdigit())
-    assert host_procs < 2000, host_procs
 
 
 def test_pristine_grader_even_if_the_agent_edits_its_copy_without_bwrap(monkeypatch):
