@@ -24,9 +24,11 @@ SANDBOX_UID = 1000
 
 AGENT_ENV_PASSTHROUGH = ("LANG", "LC_ALL", "TZ", "OMP_NUM_THREADS")
 """Host variables every runtime passes into the sandbox when set (locale, time zone, thread count)."""
+SYSTEM_PATH = ("/usr/local/bin", "/usr/bin", "/bin")
+"""Where a sandbox's system keeps its programs: ``PATH`` after the tools' folder (and a runtime's own)."""
 
 
-def agent_env(extra: Mapping[str, str], *, path: Sequence[str] = ("/usr/local/bin", "/usr/bin", "/bin"),
+def agent_env(extra: Mapping[str, str], *, path: Sequence[str] = SYSTEM_PATH,
               passthrough: Sequence[str] = AGENT_ENV_PASSTHROUGH, home: str = AGENT_HOME) -> dict[str, str]:
     """The environment a sandbox's shell starts with, in every runtime: no API key, token or other host
     variable but the ``passthrough`` ones; the tools' folder first on ``PATH``, then ``path``; ``extra``

@@ -15,7 +15,8 @@ from ...leftovers import mark_owner
 from ...privileges import give_to, sandbox_uids
 from ...processes import descendants
 from ...sandbox import (
-    AGENT_ENV_PASSTHROUGH, AGENT_HOME, TOOLS_DIR, WORKSPACE, SandboxConfig, agent_env, inside_workspace,
+    AGENT_ENV_PASSTHROUGH, AGENT_HOME, SYSTEM_PATH, TOOLS_DIR, WORKSPACE, SandboxConfig, agent_env,
+    inside_workspace,
 )
 from ...shell import PersistentShell, ShellResult
 from .bwrap import bwrap_argv
@@ -30,7 +31,7 @@ def sandbox_env(extra: dict[str, str], devices: tuple[str, ...], *, home: str = 
     Python first on PATH, the variables of the host's install, and the episode's GPUs."""
     gpus = ",".join(d for d in devices if not d.startswith("cpu"))
     return agent_env({"CUDA_VISIBLE_DEVICES": gpus, **extra},
-                     path=(os.path.join(sys.prefix, "bin"), "/usr/local/bin", "/usr/bin", "/bin"),
+                     path=(os.path.join(sys.prefix, "bin"), *SYSTEM_PATH),
                      passthrough=(*AGENT_ENV_PASSTHROUGH, *HOST_INSTALL_ENV), home=home)
 
 

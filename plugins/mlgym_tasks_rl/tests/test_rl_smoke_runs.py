@@ -14,6 +14,8 @@ import sys
 
 import pytest
 
+from mlgym_core import get_task
+
 MLGYM = [sys.executable, "-m", "mlgym_core"]
 # Scores of uniform random actions under the evaluation protocol (5 x 5 x 256 episodes), measured
 # with rlgrader.rollout_returns; the MountainCar figure is also checked in test_rl_grader.py.
@@ -27,7 +29,8 @@ def run_smoke(task_id: str, tmp_path) -> dict:
         how = ["run", "--agent", "baseline"]
     else:
         traj = tmp_path / "train-submit.traj"
-        traj.write_text(json.dumps({"trajectory": [{"action": "python src/train.py"}, {"action": "submit"}]}))
+        train = get_task(task_id).baseline_command
+        traj.write_text(json.dumps({"trajectory": [{"action": train}, {"action": "submit"}]}))
         how = ["replay", str(traj)]
     res = subprocess.run([*MLGYM, *how, "--task", task_id, "--scale", "smoke", "--output", str(out)],
                          capture_output=True, text=True, timeout=900)

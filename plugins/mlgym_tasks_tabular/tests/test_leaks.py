@@ -15,9 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from mlgym_core import WORKSPACE
+from mlgym_core import WORKSPACE, data_home
 from mlgym_core.builtin_plugins.local_runtime import LocalRuntime
-from mlgym_core import data_home
 from mlgym_core.env import MLGymEnv
 from mlgym_tasks_tabular import synthetic
 
@@ -61,19 +60,21 @@ def sh(env, command):
     return obs
 
 
-def oldest_source(*roots: Path) -> int:
+def oldest_source(dataset: str, scale: str) -> int:
     """The ctime (whole seconds, one back for rounding) of the oldest file of the answers' sources: every
-    data preparation of this MLGYM_HOME (an older one of the same data included), and the raw files."""
+    data preparation of this MLGYM_HOME (an older one of the same data included), and at full scale the
+    raw files of ``dataset`` in MLGYM_DATA_DIR."""
+    roots = [data_home()] + ([Path(os.environ["MLGYM_DATA_DIR"]) / dataset] if scale == "full" else [])
     return int(min(p.stat().st_ctime for root in roots for p in root.rglob("*") if p.is_file())) - 1
 
 
-def assert_nothing_reachable(env, patterns, min_count, hidden_names, sources):
+def assert_nothing_reachable(env, patterns, min_count, hidden_names, since):
     ws = env.workspace_host
     (ws / PATS).write_text("\n".join(patterns) + "\n")
     (ws / "control" / "leak.csv").parent.mkdir()  # a planted leak: proves the search finds one
     (ws / "control" / "leak.csv").write_text("Id,x\n" + "\n".join(patterns[:min_count]) + "\n")
     env.short_timeout = 300  # a whole-filesystem search
-    out = sh(env, SEARCH.replace("MIN", str(min_count)).replace("SINCE", str(oldest_source(*sources))))
+    out = sh(env, SEARCH.replace("MIN", str(min_count)).replace("SINCE", str(since)))
     hits = [ln.rsplit(":", 1)[0] for ln in out.strip().splitlines()[:-1]]
     assert out.strip().endswith("SEARCH-DONE") and hits == [f"{WORKSPACE}/control/leak.csv"], (
         f"hidden answers are readable in the agent's sandbox:\n{out}")
@@ -130,8 +131,8 @@ def test_house_prices_answers_stay_with_the_grader(episode, scale):
         raw = synthetic.house_prices().to_csv(index=False)
     raw_lines = [ln for ln in raw.splitlines()[1:] if ln.split(",")[0] in test_ids]
     assert len(answer_lines) == len(raw_lines) == {"full": 292, "smoke": 100}[scale]
-    sources = [data_home()] + ([Path(os.environ["MLGYM_DATA_DIR"]) / "kaggle_house_prices"] if scale == "full" else [])
-    assert_nothing_reachable(env, answer_lines + raw_lines, 1, ("answer.csv",), sources)
+    assert_nothing_reachable(env, answer_lines + raw_lines, 1, ("answer.csv",),
+                             oldest_source("kaggle_house_prices", scale))
     test = pd.read_csv(env.task.data_dir() / "test.csv")
     mean = pd.read_csv(env.task.data_dir() / "train.csv")["SalePrice"].mean()
     honest = pd.DataFrame({"Id": test["Id"], "SalePrice": mean}).to_csv(index=False)
@@ -149,8 +150,8 @@ def test_titanic_ground_truth_stays_with_the_grader(episode, scale):
     lines = truth.read_text().splitlines()[1:]
     assert len(lines) == {"full": 418, "smoke": 120}[scale]
     # "892,0"-style lines are short: flag any file holding at least a tenth of the answer lines
-    sources = [data_home()] + ([Path(os.environ["MLGYM_DATA_DIR"]) / "titanic"] if scale == "full" else [])
-    assert_nothing_reachable(env, lines, len(lines) // 10, ("ground_truth.csv", "gender_submission.csv"), sources)
+    assert_nothing_reachable(env, lines, len(lines) // 10, ("ground_truth.csv", "gender_submission.csv"),
+                             oldest_source("titanic", scale))
     test = pd.read_csv(env.task.data_dir() / "test.csv")
     truth_df = pd.read_csv(truth).set_index("PassengerId")
     wrong = 1 - truth_df.loc[test["PassengerId"], "Survived"].to_numpy()
