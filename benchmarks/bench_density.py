@@ -92,7 +92,8 @@ def episodes(n: int, workers: int, task: str) -> dict[str, float]:
 
     work = Path(tempfile.mkdtemp(prefix="mlgym-density-"))
     warm = MLGymEnv(task, prestart=False, work_dir=work)  # imports, task preparation, tool files: once
-    warm.reset()
+    with ThreadPoolExecutor(1) as one:  # from a thread, so the process's one spawner thread exists before
+        one.submit(warm.reset).result()
     warm.close()
     gc.collect()
     before = footprint()
