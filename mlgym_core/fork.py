@@ -54,6 +54,24 @@ def _inner_path(env: MLGymEnv, host: Path) -> str:
     return f"{inner}/{host.relative_to(env.workspace_host)}" if env.workspace_host else f"{WORKSPACE}/{host.name}"
 
 
+def _times(folder: Path | None) -> tuple[int, int] | None:
+    try:
+        st = os.stat(folder) if folder is not None else None
+    except OSError:
+        return None
+    return None if st is None else (st.st_atime_ns, st.st_mtime_ns)
+
+
+def _put_times(folder: Path | None, times: tuple[int, int] | None) -> None:
+    """Give ``folder`` back the access and modification times ``times`` (what ``ls -la`` shows of it),
+    after a file of ours came and went in it."""
+    if folder is not None and times is not None:
+        try:
+            os.utime(folder, ns=times)
+        except OSError:
+            pass
+
+
 def capture_shell(env: MLGymEnv) -> dict[str, Any]:
     """The shell state of a live episode: exported names and their declarations, functions, aliases, cwd."""
     if env.sandbox is None:
@@ -62,6 +80,7 @@ def capture_shell(env: MLGymEnv) -> dict[str, Any]:
     ws = env.workspace_host
     host = (ws / name) if ws is not None else None
     inner = _inner_path(env, host) if host is not None else f"{WORKSPACE}/{name}"
+    times = _times(ws)  # the capture file comes and goes: the workspace's own times stay as they were
     try:
         res = env.sandbox.run(_CAPTURE.replace("{file}", shlex.quote(inner)), env.short_timeout)
         if res.returncode != 0:
@@ -77,6 +96,7 @@ def capture_shell(env: MLGymEnv) -> dict[str, Any]:
     finally:
         if host is not None:
             host.unlink(missing_ok=True)
+            _put_times(ws, times)
         else:
             env.sandbox.run(f"__mlgym_c=${{LAST_ACTION-}}; rm -f {shlex.quote(inner)}", env.short_timeout)
     parts = text.split(_SEP + "\n")
@@ -148,6 +168,7 @@ def _adopt(env: MLGymEnv, shell: dict[str, Any], history: dict[str, Any], worksp
     script_name = f".mlgym-shell-restore-{uuid.uuid4().hex[:12]}"
     how: list[str] = []
     copy_s: list[float] = []
+    times: list[tuple[int, int] | None] = []
 
     def fill(ws: Path) -> None:
         import contextlib
@@ -156,6 +177,7 @@ def _adopt(env: MLGymEnv, shell: dict[str, Any], history: dict[str, Any], worksp
         with (frozen() if frozen is not None else contextlib.nullcontext()):
             how.append(copy_tree(workspace, ws))
         copy_s.append(time.perf_counter() - t_copy)
+        times.append(_times(ws))  # the original's, which the copy kept; the restore script must not change them
         (ws / script_name).write_text(restore_script(shell), errors="surrogateescape")
 
     try:
@@ -165,6 +187,7 @@ def _adopt(env: MLGymEnv, shell: dict[str, Any], history: dict[str, Any], worksp
         res = env.sandbox.run(f"source {shlex.quote(inner)}", env.short_timeout)
         if script is not None:
             script.unlink(missing_ok=True)
+            _put_times(env.workspace_host, times[0] if times else None)
         else:
             env.sandbox.run(f"__mlgym_c=${{LAST_ACTION-}}; rm -f {shlex.quote(inner)}", env.short_timeout)
         if res.returncode != 0:

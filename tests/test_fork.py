@@ -13,8 +13,9 @@ from .conftest import needs_games
 
 pytestmark = needs_games
 
-# everything a shell observation shows but timestamps (ls --time-style=+ prints none)
-OBSERVE = "pwd; env | sort; command ls -la --time-style=+"
+# what a shell observation shows, the files' and folders' times to the nanosecond included (cwd is sub/,
+# so `..` is the workspace itself, whose times neither the capture's nor the restore's own file changes)
+OBSERVE = "pwd; env | sort; command ls -la --time-style=full-iso"
 SETUP = ["mkdir -p sub && cd sub && echo parent > f.txt && export FOO='two words' BAR=$'x\\ny'",
          "greet() { echo \"hello $1\"; }; declare() { echo hijacked; }; alias hi='echo alias-hi'; "
          "unset MLGYM_TASK_ID; export -n PAGER; export PAGER; PLAIN=1"]
@@ -71,7 +72,11 @@ def test_fork_carries_scores_and_best(env):
 
 
 def test_snapshot_restores_an_identical_observation(env, tmp_path):
+    import os
+
+    mtime = os.stat(env.workspace_host).st_mtime_ns
     snap = env.snapshot(tmp_path / "snap")
+    assert os.stat(env.workspace_host).st_mtime_ns == mtime  # the capture's file came and went unseen
     state = json.loads((snap / "state.json").read_text())
     assert (state["task"], state["seed"], state["history"]["step"]) == ("tasks_games/battleOfSexes", 5, 2)
     assert (snap / "workspace" / "sub" / "f.txt").read_text() == "parent\n"
