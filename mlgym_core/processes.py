@@ -58,6 +58,20 @@ def raise_nofile_limit() -> int:
     return _USER_NOFILE
 
 
+def live(pids: list[int]) -> list[int]:
+    """The processes of ``pids`` that exist and are not zombies (a subreaper's reaped orphans wait as zombies)."""
+    out = []
+    for p in pids:
+        try:
+            with open(f"/proc/{p}/stat", "rb") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        if stat[stat.rfind(b")") + 2:stat.rfind(b")") + 3] != b"Z":
+            out.append(p)
+    return out
+
+
 def _children_map() -> dict[int, list[int]]:
     kids: dict[int, list[int]] = {}
     for name in os.listdir("/proc"):

@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from mlgym_core.env import MLGymEnv
-from mlgym_core.processes import descendants
+from mlgym_core.processes import descendants, live as _live
 
 from .conftest import needs_games
 
@@ -26,19 +26,6 @@ WORKERS = 8
 def _threads() -> int:
     return int(next(ln.split()[1] for ln in Path("/proc/self/status").read_text().splitlines()
                     if ln.startswith("Threads:")))
-
-
-def _live(pids: list[int]) -> list[int]:
-    """Processes that are not zombies (pytest may be a subreaper: reaped orphans wait for it)."""
-    out = []
-    for p in pids:
-        try:
-            stat = Path(f"/proc/{p}/stat").read_bytes()
-        except OSError:
-            continue
-        if stat[stat.rfind(b")") + 2:stat.rfind(b")") + 3] != b"Z":
-            out.append(p)
-    return out
 
 
 def test_many_episodes_answer_and_close_leaving_nothing(tmp_path):

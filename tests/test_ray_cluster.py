@@ -10,90 +10,32 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import os
-import secrets
 import shutil
-import signal
-import socket
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import pytest
 
+from mlgym_core.bench.local_cluster import LocalRayCluster, kill
 from mlgym_core.processes import descendants
 
 from .conftest import needs_games
-from .test_density import _live as _alive
 
 pytestmark = [needs_games, pytest.mark.skipif(importlib.util.find_spec("ray") is None or not shutil.which("ray"),
                                               reason="ray is not installed (mlgym-core[ray])")]
 
 
-def _ports(n: int) -> list[int]:
-    """n distinct free ports: every socket stays bound until all are picked, so the kernel never hands
-    one out twice (one at a time, the GCS port once came back as the object manager's)."""
-    socks = [socket.socket() for _ in range(n)]
-    try:
-        for s in socks:
-            s.bind(("127.0.0.1", 0))
-        return [s.getsockname()[1] for s in socks]
-    finally:
-        for s in socks:
-            s.close()
-
-
-def _ours(temp_dir: str) -> list[int]:
-    """Processes of this test's cluster: every one whose command line names its temp dir, and below."""
-    roots = []
-    for name in os.listdir("/proc"):
-        if name.isdigit():
-            try:
-                if temp_dir.encode() in Path(f"/proc/{name}/cmdline").read_bytes():
-                    roots.append(int(name))
-            except OSError:
-                pass
-    return sorted({p for r in roots for p in (r, *descendants(r))})
-
-
-def _kill(pids: list[int]) -> None:
-    for p in pids:
-        try:
-            os.kill(p, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-
-
 @pytest.fixture
 def cluster():
-    temp_dir = tempfile.mkdtemp(prefix="mlgym-ray-")  # short: Ray's socket paths live below it
-    gcs, node_port, object_port = _ports(3)
-    env = {**os.environ, "RAY_DISABLE_USAGE_STATS": "1", "RAY_AUTH_MODE": "token",
-           "RAY_AUTH_TOKEN": secrets.token_hex(32)}
-    env.pop("RAY_ADDRESS", None)
-    common = ["--num-cpus=1", "--node-ip-address=127.0.0.1", "--disable-usage-stats"]
+    c = LocalRayCluster()
     try:
-        subprocess.run(["ray", "start", "--head", f"--port={gcs}", "--include-dashboard=false",
-                        f"--temp-dir={temp_dir}", '--resources={"mlgym_head": 1}', "--num-gpus=2", *common],
-                       env=env, check=True, capture_output=True, timeout=180)
-        for attempt in range(3):  # the head took random ports of its own meanwhile: one may be ours
-            worker = subprocess.run(["ray", "start", f"--address=127.0.0.1:{gcs}", f"--node-manager-port={node_port}",
-                                     f"--object-manager-port={object_port}", '--resources={"mlgym_worker": 1}',
-                                     "--num-gpus=1", *common], env=env, capture_output=True, timeout=180)
-            if worker.returncode == 0:
-                break
-            node_port, object_port = _ports(2)
-        else:
-            raise RuntimeError(f"ray worker node did not start: {worker.stderr.decode()[-2000:]}")
-        yield {"address": f"127.0.0.1:{gcs}", "env": env, "temp_dir": temp_dir, "worker_port": node_port}
+        c.start_head(cpus=1, gpus=2, resources={"mlgym_head": 1})
+        port = c.add_node(cpus=1, gpus=1, resources={"mlgym_worker": 1})
+        yield {"address": c.address, "env": c.env, "cluster": c, "worker_port": port}
     finally:
-        for _ in range(3):
-            _kill(_ours(temp_dir))
-            time.sleep(0.5)
-        left = _alive(_ours(temp_dir))
-        shutil.rmtree(temp_dir, ignore_errors=True)
+        left = c.stop()
         assert not left, f"Ray processes left: {left}"
 
 
@@ -161,17 +103,15 @@ def test_bench_spreads_on_two_nodes_and_resumes_after_the_worker_node_dies(clust
     held = ("-o", f"trajectory={slow}")
     proc = subprocess.Popen(_bench(cluster, out2, 2, *held, agent="replay"), env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
-    raylet = [p for p in _ours(cluster["temp_dir"])
-              if f"--node_manager_port={cluster['worker_port']}".encode() in Path(f"/proc/{p}/cmdline").read_bytes()]
-    assert len(raylet) == 1
+    worker_node = cluster["cluster"].node_pids(cluster["worker_port"])
+    assert worker_node, "no raylet of the worker node"
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline and proc.poll() is None:  # until the worker node's episode has a sandbox
-        if any(_argv0(p) == b"bwrap" for p in descendants(raylet[0])):
+        if any(_argv0(p) == b"bwrap" for p in descendants(worker_node[0])):
             break
         time.sleep(0.1)
     assert proc.poll() is None, "the bench ended before an episode started on the worker node"
-    worker_node = [raylet[0], *descendants(raylet[0])]
-    _kill(worker_node)
+    kill([worker_node[0], *descendants(worker_node[0])])
     killed_at = time.time()
     _, err = proc.communicate(timeout=300)
     first = _ledger(out2)
