@@ -93,6 +93,29 @@ def test_snapshot_restores_an_identical_observation(env, tmp_path):
         restored.close()
 
 
+def test_a_moved_snapshot_restores_in_another_process(env, tmp_path):
+    """Later or elsewhere: the snapshot folder is copied to another place, the original removed, and
+    a fresh Python process restores it and sees what the original saw."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    first = tmp_path / "snap"
+    env.snapshot(first)
+    original = env.step(OBSERVE)[0]
+    moved = tmp_path / "elsewhere" / "snap"
+    shutil.copytree(first, moved, symlinks=True)  # keeps modes and times, as rsync -a or tar would
+    shutil.rmtree(first)
+    code = ("import sys; from mlgym_core.env import MLGymEnv\n"
+            "e = MLGymEnv.restore(sys.argv[1], work_dir=sys.argv[2])\n"
+            "try:\n    sys.stdout.write(e.step(sys.argv[3])[0])\nfinally:\n    e.close()\n")
+    r = subprocess.run([sys.executable, "-c", code, str(moved), str(tmp_path / "work3"), OBSERVE],
+                       capture_output=True, text=True, timeout=120, env=dict(os.environ))
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert r.stdout == original
+
+
 def test_fork_and_restore_refuse_what_they_cannot_use(tmp_path):
     e = MLGymEnv("battleOfSexes", prestart=False, work_dir=tmp_path / "work")
     try:
