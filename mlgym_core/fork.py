@@ -55,11 +55,14 @@ def _inner_path(env: MLGymEnv, host: Path) -> str:
 
 
 def _times(folder: Path | None) -> tuple[int, int] | None:
+    """``folder``'s access and modification times (None: no folder, or it cannot be read)."""
+    if folder is None:
+        return None
     try:
-        st = os.stat(folder) if folder is not None else None
+        st = os.stat(folder)
     except OSError:
         return None
-    return None if st is None else (st.st_atime_ns, st.st_mtime_ns)
+    return st.st_atime_ns, st.st_mtime_ns
 
 
 def _put_times(folder: Path | None, times: tuple[int, int] | None) -> None:

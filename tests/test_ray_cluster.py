@@ -103,15 +103,16 @@ def test_bench_spreads_on_two_nodes_and_resumes_after_the_worker_node_dies(clust
     held = ("-o", f"trajectory={slow}")
     proc = subprocess.Popen(_bench(cluster, out2, 2, *held, agent="replay"), env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
-    worker_node = cluster["cluster"].node_pids(cluster["worker_port"])
-    assert worker_node, "no raylet of the worker node"
+    raylet = cluster["cluster"].raylets(cluster["worker_port"])
+    assert len(raylet) == 1
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline and proc.poll() is None:  # until the worker node's episode has a sandbox
-        if any(_argv0(p) == b"bwrap" for p in descendants(worker_node[0])):
+        if any(_argv0(p) == b"bwrap" for p in descendants(raylet[0])):
             break
         time.sleep(0.1)
     assert proc.poll() is None, "the bench ended before an episode started on the worker node"
-    kill([worker_node[0], *descendants(worker_node[0])])
+    worker_node = [raylet[0], *descendants(raylet[0])]
+    kill(worker_node)
     killed_at = time.time()
     _, err = proc.communicate(timeout=300)
     first = _ledger(out2)

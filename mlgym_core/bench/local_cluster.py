@@ -54,8 +54,6 @@ class LocalRayCluster:
                     "RAY_AUTH_TOKEN": secrets.token_hex(32)}
         self.env.pop("RAY_ADDRESS", None)
         self.address = ""
-        self.node_ports: list[int] = []
-        """The node manager port of each node :meth:`add_node` started (see :meth:`node_pids`)."""
 
     def _common(self, cpus: int, gpus: int, resources: dict[str, float] | None) -> list[str]:
         return [f"--num-cpus={cpus}", f"--num-gpus={gpus}", f"--resources={json.dumps(resources or {})}",
@@ -78,7 +76,6 @@ class LocalRayCluster:
                                 f"--object-manager-port={object_port}", *self._common(cpus, gpus, resources)],
                                env=self.env, capture_output=True, text=True, timeout=180)
             if r.returncode == 0:
-                self.node_ports.append(node_port)
                 return node_port
         raise MlgymError(f"a Ray worker node did not start: {r.stderr.strip()[-2000:]}")
 
@@ -94,16 +91,18 @@ class LocalRayCluster:
                     pass
         return sorted({p for r in roots for p in (r, *descendants(r))})
 
-    def node_pids(self, node_port: int) -> list[int]:
-        """The raylet of the node started with ``node_port`` and every process below it (its workers)."""
+    def raylets(self, node_port: int) -> list[int]:
+        """The raylet of the node :meth:`add_node` started with ``node_port`` (its workers run below it):
+        the cluster's processes whose command line names that port (one, while the node lives)."""
         flag = f"--node_manager_port={node_port}".encode()
+        found = []
         for p in self.pids():
             try:
                 if flag in Path(f"/proc/{p}/cmdline").read_bytes():
-                    return [p, *descendants(p)]
+                    found.append(p)
             except OSError:
                 pass
-        return []
+        return found
 
     def stop(self) -> list[int]:
         """Kill every process of the cluster and remove its folder; returns the processes still alive (none)."""
@@ -113,9 +112,3 @@ class LocalRayCluster:
         left = live(self.pids())
         shutil.rmtree(self.temp_dir, ignore_errors=True)
         return left
-
-    def __enter__(self) -> LocalRayCluster:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
