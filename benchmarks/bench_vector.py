@@ -20,15 +20,24 @@ import shutil
 import subprocess
 import tempfile
 import time
+from collections.abc import Callable
 
 
-def _drive(writers: list[tuple[int, int]], step: bytes, done: bytes, rounds: int) -> float:
+def _measured(pids: list[int], steps: int, run: Callable[[], object]) -> tuple[float, float, float]:
+    """Run ``run`` (``steps`` steps in all, in the shells ``pids``): (steps/s, CPU us per step in this
+    process, CPU us per step in the shells and everything below them)."""
+    box0, py0, t0 = _sandbox_cpu(pids), _self_cpu(), time.perf_counter()
+    run()
+    wall = time.perf_counter() - t0
+    return steps / wall, (_self_cpu() - py0) / steps * 1e6, (_sandbox_cpu(pids) - box0) / steps * 1e6
+
+
+def _drive(writers: list[tuple[int, int]], step: bytes, done: bytes, rounds: int) -> None:
     """``rounds`` rounds of: ``step`` written to every (write fd, read fd) pair, then each answer read
-    until it ends with ``done``; returns steps/s."""
+    until it ends with ``done``."""
     poller = select.poll()
     for _w, r in writers:
         poller.register(r, select.POLLIN)
-    t0 = time.perf_counter()
     for _ in range(rounds):
         got = {r: b"" for _w, r in writers}
         for w, _r in writers:
@@ -39,7 +48,6 @@ def _drive(writers: list[tuple[int, int]], step: bytes, done: bytes, rounds: int
                     got[r] += os.read(r, 4096)
                     if got[r].endswith(done):
                         del got[r]
-    return len(writers) * rounds / (time.perf_counter() - t0)
 
 
 def raw_shells(starts: list[tuple[list[str], dict[str, str] | None, str | None]], rounds: int, *, boot: bytes = b"",
@@ -53,10 +61,7 @@ def raw_shells(starts: list[tuple[list[str], dict[str, str] | None, str | None]]
         for w, _r in pairs:
             os.write(w, boot)
         _drive(pairs, step, done, 1)  # warm: every shell up
-        box0, py0 = _sandbox_cpu([p.pid for p in shells]), _self_cpu()
-        rate = _drive(pairs, step, done, rounds)
-        steps = len(shells) * rounds
-        return rate, (_self_cpu() - py0) / steps * 1e6, (_sandbox_cpu([p.pid for p in shells]) - box0) / steps * 1e6
+        return _measured([p.pid for p in shells], len(shells) * rounds, lambda: _drive(pairs, step, done, rounds))
     finally:
         for p in shells:
             p.stdin.close()
@@ -67,10 +72,6 @@ def raw_shells(starts: list[tuple[list[str], dict[str, str] | None, str | None]]
                 p.kill()
                 p.wait()
             p.stdout.close()
-
-
-def bare_shells(n: int, rounds: int) -> float:
-    return raw_shells([(["bash", "--noprofile", "--norc"], None, None)] * n, rounds)[0]
 
 
 def _sandbox_cpu(pids: list[int]) -> float:
@@ -102,24 +103,24 @@ def protocol_shells(shells: list, rounds: int) -> tuple[float, float, float]:
     by_fd = {sh.fileno(): sh for sh in shells}
     for fd in by_fd:
         poller.register(fd, select.POLLIN)
-    box0, py0, t0 = _sandbox_cpu([sh.pid for sh in shells]), _self_cpu(), time.perf_counter()
-    for _ in range(rounds):
-        for sh in shells:
-            assert sh.send("echo hi") is None
-        left = set(by_fd)
-        while left:
-            for fd, _ev in poller.poll():
-                if fd in left:
-                    res = by_fd[fd].ready()
-                    if res is not None:
-                        assert res.output == "hi\n", res
-                        left.discard(fd)
-    steps = len(shells) * rounds
-    return (steps / (time.perf_counter() - t0), (_self_cpu() - py0) / steps * 1e6,
-            (_sandbox_cpu([sh.pid for sh in shells]) - box0) / steps * 1e6)
+
+    def run() -> None:
+        for _ in range(rounds):
+            for sh in shells:
+                assert sh.send("echo hi") is None
+            left = set(by_fd)
+            while left:
+                for fd, _ev in poller.poll():
+                    if fd in left:
+                        res = by_fd[fd].ready()
+                        if res is not None:
+                            assert res.output == "hi\n", res
+                            left.discard(fd)
+
+    return _measured([sh.pid for sh in shells], len(shells) * rounds, run)
 
 
-def vector_env(n: int, rounds: int) -> tuple[str, list[tuple[str, tuple[float, float, float]]]]:
+def vector_env(n: int, rounds: int) -> list[tuple[str, tuple[float, float, float]]]:
     """The cost ladder from bare shells to the vector env, each rung measured on ``n`` shells: the
     sandboxes' shells alone, with an end marker, with the MLGym shell protocol, and as episodes."""
     from mlgym_core.vector import MLGymVectorEnv
@@ -136,15 +137,14 @@ def vector_env(n: int, rounds: int) -> tuple[str, list[tuple[str, tuple[float, f
         rungs.append(("  + an end marker (exit code, cwd)", raw_shells(
             starts, rounds, boot=MARKER_BOOT, step=b"echo hi\n__m $?\n", done=b"\x1e\n")))
         rungs.append(("  + the MLGym shell protocol", protocol_shells(shells, rounds)))
-        pids = [sh.pid for sh in shells]
-        box0, py0, t0 = _sandbox_cpu(pids), _self_cpu(), time.perf_counter()
-        for _ in range(rounds):
-            obs, *_ = vec.step(["echo hi"] * n)
-            assert obs == ("hi",) * n
-        wall, steps = time.perf_counter() - t0, n * rounds
-        rungs.append(("MLGymVectorEnv.step (episodes)", (steps / wall, (_self_cpu() - py0) / steps * 1e6,
-                                                         (_sandbox_cpu(pids) - box0) / steps * 1e6)))
-        return vec.envs[0].isolation, rungs
+
+        def run() -> None:
+            for _ in range(rounds):
+                obs, *_ = vec.step(["echo hi"] * n)
+                assert obs == ("hi",) * n
+
+        rungs.append(("MLGymVectorEnv.step (episodes)", _measured([sh.pid for sh in shells], n * rounds, run)))
+        return rungs
     finally:
         vec.close()
         shutil.rmtree(work, ignore_errors=True)
@@ -155,7 +155,7 @@ def main() -> None:
     ap.add_argument("--episodes", type=int, default=64)
     ap.add_argument("--rounds", type=int, default=50)
     a = ap.parse_args()
-    _isolation, rungs = vector_env(a.episodes, a.rounds)
+    rungs = vector_env(a.episodes, a.rounds)
     base = rungs[0][1][0]
     print(f"{a.episodes} shells x {a.rounds} rounds of `echo hi` (load average {os.getloadavg()[0]:.1f} on "
           f"{os.cpu_count()} cpus); CPU per step in this Python process and in the shells")
